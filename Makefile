@@ -1,0 +1,41 @@
+# primary_guard: PGXS build.  `make test` runs every suite, `make demo` replays
+# the switchover incident, `make bench` measures the hook's overhead.
+
+MODULE_big = primary_guard
+OBJS = \
+	src/primary_guard.o \
+	src/policy_catalog.o \
+	src/policy_cache.o \
+	src/policy_sql.o \
+	src/plan_check.o \
+	src/executor_guard.o \
+	src/utility_guard.o \
+	src/violation.o \
+	src/check_query.o
+PGFILEDESC = "primary_guard - per-role query limits that follow primary/standby state"
+
+EXTENSION = primary_guard
+DATA = primary_guard--1.0.sql
+
+TEST_CONF = test/primary_guard.conf
+REGRESS = install policy_sql resolution executor utility check_query
+REGRESS_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check
+ISOLATION = policy_change
+ISOLATION_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check_iso
+TAP_TESTS = 1
+
+PG_CPPFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: test demo bench
+test:
+	bash test/run_tests.sh
+
+demo:
+	bash test/demo.sh
+
+bench:
+	bash bench/run.sh

@@ -1,0 +1,73 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		Every PostgreSQL version difference primary_guard depends on.
+ *
+ * Hook bodies and the rest of the code never test PG_VERSION_NUM; they use
+ * the macros below.  Adding a major version means editing this file only.
+ * CI builds and tests PostgreSQL 15.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PRIMARY_GUARD_COMPAT_H
+#define PRIMARY_GUARD_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM < 130000 || PG_VERSION_NUM >= 190000
+#error "primary_guard supports PostgreSQL 13 to 18"
+#endif
+
+/*
+ * Shared memory must be requested from shmem_request_hook since 15; before
+ * that RequestAddinShmemSpace() was called directly from _PG_init().
+ */
+#if PG_VERSION_NUM >= 150000
+#define PG_HAVE_SHMEM_REQUEST_HOOK 1
+#endif
+
+/* MarkGUCPrefixReserved() is the 15 name of EmitWarningsOnPlaceholders(). */
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/* The ProcessUtility hook gained readOnlyTree in 14. */
+#if PG_VERSION_NUM >= 140000
+#define PG_UTILITY_HOOK_ARGS \
+	PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define PG_UTILITY_CALL_ARGS \
+	pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc
+#else
+#define PG_UTILITY_HOOK_ARGS \
+	PlannedStmt *pstmt, const char *queryString, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define PG_UTILITY_CALL_ARGS \
+	pstmt, queryString, context, params, queryEnv, dest, qc
+#endif
+
+/* Parse analysis with fixed parameters was renamed in 15. */
+#if PG_VERSION_NUM < 150000
+#define pg_analyze_and_rewrite_fixedparams(raw, str, types, n, env) \
+	pg_analyze_and_rewrite(raw, str, types, n, env)
+#endif
+
+/* The autovacuum process test was renamed in 17. */
+#if PG_VERSION_NUM >= 170000
+#define PG_IS_AUTOVACUUM_WORKER() AmAutoVacuumWorkerProcess()
+#else
+#define PG_IS_AUTOVACUUM_WORKER() IsAutoVacuumWorkerProcess()
+#endif
+
+/* ExecutorStart returns bool (plan still valid) from 18. */
+#if PG_VERSION_NUM >= 180000
+#define PG_EXECUTOR_START_RESULT bool
+#define PG_EXECUTOR_START_RETURN(expr) return (expr)
+#else
+#define PG_EXECUTOR_START_RESULT void
+#define PG_EXECUTOR_START_RETURN(expr) (expr)
+#endif
+
+#endif							/* PRIMARY_GUARD_COMPAT_H */

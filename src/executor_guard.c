@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ *
+ * executor_guard.c
+ *		The ExecutorStart hook: checks every plan before it runs.
+ *
+ * Runs for every statement that reaches the executor, at every nesting
+ * level (functions, DO blocks, EXECUTE, cursors, CREATE TABLE AS, REFRESH
+ * MATERIALIZED VIEW, COPY (query) TO, EXPLAIN ANALYZE).  Plain EXPLAIN
+ * passes EXEC_FLAG_EXPLAIN_ONLY and is never rejected.  For a session no
+ * policy applies to, the cost is one cached lookup and no allocation.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/executor.h"
+
+#include "primary_guard.h"
+
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+
+static PG_EXECUTOR_START_RESULT
+guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (guard_session_is_checked() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+	{
+		GuardServerState state = guard_current_state();
+		GuardPolicy policy;
+
+		guard_resolve_session(state, &policy);
+		if (policy.action >= GUARD_ACTION_LIMIT)
+		{
+			GuardViolation v;
+
+			if (guard_check_plan(queryDesc->plannedstmt, &policy, state, &v))
+				guard_report(&v, &policy, state, queryDesc->sourceText);
+		}
+	}
+
+	if (prev_ExecutorStart)
+		PG_EXECUTOR_START_RETURN(prev_ExecutorStart(queryDesc, eflags));
+	else
+		PG_EXECUTOR_START_RETURN(standard_ExecutorStart(queryDesc, eflags));
+}
+
+void
+guard_install_executor_hook(void)
+{
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = guard_ExecutorStart;
+}

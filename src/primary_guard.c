@@ -1,0 +1,103 @@
+/*-------------------------------------------------------------------------
+ *
+ * primary_guard.c
+ *		Entry point: refuses to load unless preloaded, defines the GUCs,
+ *		installs the hooks, and decides which sessions are checked at all.
+ *
+ * primary_guard must be in shared_preload_libraries on every node: a
+ * library loaded later would leave sessions that started earlier unguarded,
+ * and the hooks must be in place before the first statement of any backend.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/xlog.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "postmaster/autovacuum.h"
+#include "replication/walsender.h"
+#include "utils/guc.h"
+
+#include "primary_guard.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* GUC: off turns the guard off for the session (superuser only). */
+bool		guard_enabled = true;
+
+/*
+ * Log a superuser turning the guard off, so that every exemption leaves a
+ * trace.  Assign hooks must not fail or touch catalogs, so the user name
+ * comes from the session_authorization setting, which is kept in memory.
+ */
+static void
+guard_assign_enabled(bool newval, void *extra)
+{
+	const char *user;
+
+	if (!guard_enabled || newval || !IsUnderPostmaster || !OidIsValid(MyDatabaseId))
+		return;
+	user = GetConfigOption("session_authorization", true, false);
+	ereport(LOG,
+			(errmsg("primary_guard.enabled set to off in the session of user \"%s\" (pid %d)",
+					user ? user : "?", MyProcPid)));
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("primary_guard must be loaded via shared_preload_libraries"),
+				 errhint("Add primary_guard to shared_preload_libraries in postgresql.conf on every node and restart the server.")));
+
+	DefineCustomBoolVariable("primary_guard.enabled",
+							 "Checks statements against primary_guard policies.",
+							 "Only superusers can change it; turning it off is logged.",
+							 &guard_enabled,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL,
+							 guard_assign_enabled,
+							 NULL);
+
+	MarkGUCPrefixReserved("primary_guard");
+
+	guard_cache_init();
+	guard_install_executor_hook();
+	guard_install_utility_hook();
+}
+
+/*
+ * Whether statements of this process are checked at all.  Parallel workers
+ * are skipped because their leader was checked; walsenders (replication and
+ * logical table sync) and autovacuum are not user sessions.
+ */
+bool
+guard_session_is_checked(void)
+{
+	return guard_enabled &&
+		!IsParallelWorker() &&
+		!am_walsender &&
+		!PG_IS_AUTOVACUUM_WORKER() &&
+		IsNormalProcessingMode();
+}
+
+/* The server state policies are chosen by, read again for each statement. */
+GuardServerState
+guard_current_state(void)
+{
+	return RecoveryInProgress() ? GUARD_STANDBY : GUARD_PRIMARY;
+}
+
+const char *
+guard_state_name(GuardServerState state)
+{
+	return state == GUARD_STANDBY ? "standby" : "primary";
+}

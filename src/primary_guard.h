@@ -1,0 +1,140 @@
+/*-------------------------------------------------------------------------
+ *
+ * primary_guard.h
+ *		Declarations shared by primary_guard's source files.
+ *
+ * The pieces, one file each:
+ *	primary_guard.c   _PG_init, GUCs, which sessions are checked at all
+ *	policy_catalog.c  reading and validating rows of primary_guard.policy
+ *	policy_cache.c    per-role resolution and the per-backend policy cache
+ *	policy_sql.c      set_policy, drop_policy, effective_policy, server_state
+ *	plan_check.c      deciding whether a plan or utility command violates a policy
+ *	violation.c       turning a violation into an error, warning or reason text
+ *	executor_guard.c  the ExecutorStart hook
+ *	utility_guard.c   the ProcessUtility hook
+ *	check_query.c     check_query(): the same decision without running anything
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PRIMARY_GUARD_H
+#define PRIMARY_GUARD_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+#include "tcop/cmdtag.h"
+
+#include "compat.h"
+
+/* Whether the server is a primary or a standby, right now. */
+typedef enum GuardServerState
+{
+	GUARD_PRIMARY = 0,
+	GUARD_STANDBY = 1
+} GuardServerState;
+
+#define GUARD_NUM_STATES 2
+
+/* Ordered from weakest to strictest: merging keeps the larger one. */
+typedef enum GuardAction
+{
+	GUARD_ACTION_NONE = 0,		/* no policy: statement not checked */
+	GUARD_ACTION_ALLOW,
+	GUARD_ACTION_LIMIT,
+	GUARD_ACTION_DENY
+} GuardAction;
+
+/* Where a resolved policy (or one of its thresholds) came from. */
+typedef struct GuardOrigin
+{
+	Oid			role;			/* role the policy was resolved for */
+	Oid			via;			/* group it was inherited from, else InvalidOid */
+	bool		is_public;		/* the row of "public" */
+} GuardOrigin;
+
+#define GUARD_TAG_WORDS ((COMMAND_TAG_NEXTTAG + 63) / 64)
+
+/*
+ * A policy as the hooks use it: one catalog row, or the strictest merge of
+ * several.  Fixed size, so the hot path copies it without allocating; the
+ * two strings live in the policy cache's memory context.
+ */
+typedef struct GuardPolicy
+{
+	GuardAction action;
+	bool		enforce;		/* false: warn mode */
+	double		max_cost;		/* negative: no limit */
+	int64		max_scan_rows;	/* negative: no limit */
+	int64		max_scan_size;	/* bytes; negative: no limit */
+	bool		has_blocked;
+	uint64		blocked[GUARD_TAG_WORDS];	/* bitmap over CommandTag */
+	GuardOrigin origin;			/* of the action (deny) and of the policy */
+	GuardOrigin cost_origin;
+	GuardOrigin rows_origin;
+	GuardOrigin size_origin;
+	const char *note;			/* NULL if none */
+	const char *source;			/* "own", "inherited from ...", "public", "none" */
+} GuardPolicy;
+
+/* A decision that a statement breaks a policy, before it is reported. */
+typedef struct GuardViolation
+{
+	int			sqlstate;
+	const char *rule;			/* deny, blocked_command, max_cost, max_scan_rows, max_scan_size */
+	char	   *message;
+	char	   *detail;
+	char	   *hint;
+	char	   *relation;		/* NULL when the rule is not about one */
+	double		estimate;
+	double		limit;
+} GuardViolation;
+
+/* primary_guard.c */
+extern bool guard_enabled;
+extern bool guard_session_is_checked(void);
+extern GuardServerState guard_current_state(void);
+extern const char *guard_state_name(GuardServerState state);
+
+/* policy_catalog.c */
+extern Oid	guard_policy_table(void);
+extern bool guard_read_policy_row(Oid relid, Oid role, GuardServerState state,
+								  GuardPolicy *out);
+extern bool guard_parse_state(const char *name, GuardServerState *state);
+extern const char *guard_action_name(GuardAction action);
+extern CommandTag guard_lookup_blockable_tag(const char *name, const char **why_not);
+extern void guard_reset_catalog_lookup(void);
+
+/* policy_cache.c */
+extern void guard_cache_init(void);
+extern void guard_resolve_role(Oid role, GuardServerState state, GuardPolicy *out);
+extern void guard_resolve_session(GuardServerState state, GuardPolicy *out);
+extern void guard_merge_policy(GuardPolicy *into, const GuardPolicy *other);
+extern Size guard_cache_memory(void);
+
+/* policy_sql.c */
+extern void guard_policy_for_arguments(FunctionCallInfo fcinfo, int role_arg,
+									   int state_arg, GuardPolicy *policy,
+									   GuardServerState *state);
+
+/* plan_check.c */
+extern bool guard_check_plan(PlannedStmt *stmt, const GuardPolicy *policy,
+							 GuardServerState state, GuardViolation *v);
+extern bool guard_check_utility(Node *parsetree, const GuardPolicy *policy,
+								GuardServerState state, GuardViolation *v);
+extern bool guard_relation_is_exempt(Oid relid);
+
+/* violation.c */
+extern void guard_describe_origin(StringInfo buf, const GuardOrigin *origin);
+extern char *guard_hint(const GuardPolicy *policy, GuardServerState state);
+extern void guard_report(const GuardViolation *v, const GuardPolicy *policy,
+						 GuardServerState state, const char *query);
+extern char *guard_violation_reason(const GuardViolation *v);
+
+/* executor_guard.c, utility_guard.c */
+extern void guard_install_executor_hook(void);
+extern void guard_install_utility_hook(void);
+
+#endif							/* PRIMARY_GUARD_H */
