@@ -204,6 +204,7 @@ resolve_uncached(Oid role, GuardServerState state, GuardPolicy *out)
 		return;
 	}
 
+	/* Merge every group's policy; name the groups holding the winning action. */
 	initStringInfo(&contributors);
 	foreach(lc, role_groups(role))
 	{
@@ -212,13 +213,13 @@ resolve_uncached(Oid role, GuardServerState state, GuardPolicy *out)
 		if (!guard_read_policy_row(cache_table, group, state, &group_policy))
 			continue;
 		set_origins(&group_policy, role, group, false);
-		appendStringInfo(&contributors, "%s\"%s\"",
-						 contributors.len > 0 ? ", " : "inherited from ",
-						 GetUserNameFromId(group, false));
-		if (out->action == GUARD_ACTION_NONE)
-			*out = group_policy;
-		else
-			guard_merge_policy(out, &group_policy);
+		if (group_policy.action > out->action)
+			resetStringInfo(&contributors);
+		if (group_policy.action >= out->action)
+			appendStringInfo(&contributors, "%s\"%s\"",
+							 contributors.len > 0 ? ", " : "inherited from ",
+							 GetUserNameFromId(group, false));
+		guard_merge_policy(out, &group_policy);
 	}
 	if (contributors.len > 0)
 	{
@@ -322,7 +323,7 @@ guard_resolve_session(GuardServerState state, GuardPolicy *out)
 	SessionKey	key;
 	SessionEntry *entry;
 	bool		found;
-	GuardPolicy outer_policy;
+	GuardPolicy session_policy;
 
 	cache_refresh();
 	memset(&key, 0, sizeof(key));
@@ -341,11 +342,12 @@ guard_resolve_session(GuardServerState state, GuardPolicy *out)
 	entry = hash_search(session_cache, &key, HASH_FIND, NULL);
 	if (entry == NULL)
 	{
-		resolve_role_cached(key.session_user, state, out);
+		/* Start from the SET ROLE role: on a tie, it is the one to name. */
+		resolve_role_cached(key.outer_user, state, out);
 		if (key.outer_user != key.session_user)
 		{
-			resolve_role_cached(key.outer_user, state, &outer_policy);
-			guard_merge_policy(out, &outer_policy);
+			resolve_role_cached(key.session_user, state, &session_policy);
+			guard_merge_policy(out, &session_policy);
 			cache_own_strings(out);
 		}
 		/* Resolution can accept invalidations; a stale result is not kept. */
