@@ -1,0 +1,179 @@
+# Copyright (c) primary_guard contributors
+#
+# t/001_standby.pl - primary_guard on a streaming hot standby.
+#
+# Policies are rows of a table, so they replicate; what matters is that the
+# standby reads them for its own state: primary policies do not apply there,
+# standby policies do, a change made on the primary reaches sessions that are
+# already open on the standby once it is replayed, and check_query() on the
+# standby previews what the primary would do.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+# The guard must be preloaded before the backup is taken, so that the
+# standby made from it has it too.
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'primary_guard'");
+$primary->start;
+
+$primary->safe_psql(
+	'postgres', q{
+CREATE EXTENSION primary_guard;
+CREATE TABLE big (id int PRIMARY KEY, payload text);
+INSERT INTO big SELECT g, 'row ' || g FROM generate_series(1, 20000) g;
+ANALYZE big;
+CREATE ROLE primary_limited LOGIN;
+CREATE ROLE standby_limited LOGIN;
+CREATE ROLE late_limited LOGIN;
+GRANT SELECT ON big TO primary_limited, standby_limited, late_limited;
+SELECT primary_guard.set_policy('primary_limited', 'limit',
+    max_scan_rows => 1000, note => 'Use the replica');
+SELECT primary_guard.set_policy('standby_limited', 'limit',
+    server_state => 'standby', max_scan_rows => 1000,
+    note => 'Reports belong on the primary');
+});
+
+$primary->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->start;
+$primary->wait_for_catchup($standby);
+
+# psql with SQLSTATEs in error messages; returns (exit code, stdout, stderr).
+sub run_sql
+{
+	my ($node, $user, $sql) = @_;
+	my ($stdout, $stderr);
+	my $rc = $node->psql(
+		'postgres', $sql,
+		stdout => \$stdout,
+		stderr => \$stderr,
+		extra_params => [ '-U', $user, '-v', 'VERBOSITY=verbose' ]);
+	return ($rc, $stdout, $stderr);
+}
+
+my $heavy = 'SELECT count(*) FROM big';
+
+# --- Replication of the policies themselves -------------------------------
+
+my $policies_sql = q{
+SELECT role, server_state, action, mode, max_scan_rows, note, dangling
+  FROM primary_guard.policies ORDER BY role, server_state};
+my $on_primary = $primary->safe_psql('postgres', $policies_sql);
+is($standby->safe_psql('postgres', $policies_sql),
+	$on_primary, 'the policies view on the standby equals the primary\'s');
+like($on_primary, qr/^primary_limited\|primary\|limit\|enforce\|1000\|/m,
+	'the primary policy is listed');
+like($on_primary, qr/^standby_limited\|standby\|limit\|enforce\|1000\|/m,
+	'the standby policy is listed');
+
+is($primary->safe_psql('postgres', 'SELECT primary_guard.server_state()'),
+	'primary', 'server_state() is primary on the primary');
+is($standby->safe_psql('postgres', 'SELECT primary_guard.server_state()'),
+	'standby', 'server_state() is standby on the standby');
+
+# --- Policies cannot be changed on the standby ------------------------------
+
+my ($rc, $out, $err) = run_sql($standby, 'postgres',
+	"SELECT primary_guard.set_policy('late_limited', 'deny')");
+isnt($rc, 0, 'set_policy on the standby fails');
+like($err, qr/ERROR:  25006:/, 'set_policy on the standby fails with SQLSTATE 25006');
+($rc, $out, $err) = run_sql($standby, 'postgres',
+	"SELECT primary_guard.drop_policy('primary_limited')");
+like($err, qr/ERROR:  25006:/, 'drop_policy on the standby fails with SQLSTATE 25006');
+
+# --- Which policies apply where ---------------------------------------------
+
+# On the primary, the primary policy rejects and the standby policy does not
+# apply: this makes the standby checks below meaningful.
+($rc, $out, $err) = run_sql($primary, 'primary_limited', $heavy);
+like($err, qr/ERROR:  54001: statement rejected on primary server: full scan of "big"/,
+	'primary policy rejects the full scan on the primary');
+($rc, $out, $err) = run_sql($primary, 'standby_limited', $heavy);
+is($out, '20000', 'standby policy does not apply on the primary');
+
+($rc, $out, $err) = run_sql($standby, 'primary_limited', $heavy);
+is($rc, 0, 'primary policy does not apply on the standby: query succeeds');
+is($out, '20000', 'primary policy does not apply on the standby: full count returned');
+
+($rc, $out, $err) = run_sql($standby, 'standby_limited', $heavy);
+isnt($rc, 0, 'standby policy rejects the full scan on the standby');
+like($err, qr/ERROR:  54001: statement rejected on standby server: full scan of "big" is too large/,
+	'standby rejection says standby server, names the table, SQLSTATE 54001');
+like($err, qr/DETAIL:  .*policy for role "standby_limited" allows 1000\./,
+	'standby rejection detail names the role and the limit');
+like($err, qr/HINT:  Run this statement on the primary server\. Reports belong on the primary/,
+	'standby rejection hint points to the primary and carries the note');
+
+($rc, $out, $err) = run_sql($standby, 'standby_limited',
+	'SELECT payload FROM big WHERE id = 7');
+is($out, 'row 7', 'a point query by index still runs under the standby policy');
+
+# --- A policy change reaches an open standby session ------------------------
+
+my $session = $standby->background_psql(
+	'postgres',
+	on_error_stop => 0,
+	extra_params => [ '-U', 'late_limited', '-v', 'VERBOSITY=verbose' ]);
+
+# BackgroundPsql::query keeps stderr across queries; start each one clean.
+sub session_query
+{
+	my ($s, $sql) = @_;
+	$s->{stderr} = '';
+	my ($output) = $s->query($sql);
+	return ($output, $s->{stderr});
+}
+
+my ($pid_before) = session_query($session, 'SELECT pg_backend_pid()');
+($out, $err) = session_query($session, $heavy);
+is($out, '20000', 'open standby session: heavy query runs before any policy');
+
+$primary->safe_psql('postgres',
+	"SELECT primary_guard.set_policy('late_limited', 'limit', server_state => 'standby', max_scan_rows => 500)");
+$primary->wait_for_catchup($standby);
+
+($out, $err) = session_query($session, $heavy);
+like($err, qr/ERROR:  54001: statement rejected on standby server: full scan of "big"/,
+	'open standby session: policy set on the primary applies after replay');
+like($err, qr/policy for role "late_limited" allows 500\./,
+	'open standby session: rejection names the new policy');
+
+$primary->safe_psql('postgres',
+	"SELECT primary_guard.drop_policy('late_limited', 'standby')");
+$primary->wait_for_catchup($standby);
+
+($out, $err) = session_query($session, $heavy);
+is($out, '20000', 'open standby session: dropping the policy on the primary lifts it after replay');
+is($err, '', 'open standby session: no error once the policy is dropped');
+
+my ($pid_after) = session_query($session, 'SELECT pg_backend_pid()');
+is($pid_after, $pid_before, 'it was one standby session throughout');
+$session->quit;
+
+# --- check_query() on the standby previews the primary ----------------------
+
+($rc, $out, $err) = run_sql(
+	$standby,
+	'primary_limited',
+	qq{SELECT verdict, reason LIKE '%"big"%'
+         FROM primary_guard.check_query('$heavy', server_state => 'primary');
+       SELECT verdict FROM primary_guard.check_query('$heavy', server_state => 'standby');
+       $heavy;});
+is($rc, 0, 'check_query on the standby runs');
+my @lines = split /\n/, $out;
+is($lines[0], 'reject|t',
+	'check_query(server_state => primary) on the standby previews the primary\'s rejection of "big"');
+is($lines[1], 'allow', 'check_query(server_state => standby) allows it on the standby');
+is($lines[2], '20000', 'the same query really runs on the standby');
+
+$standby->stop;
+$primary->stop;
+
+done_testing();

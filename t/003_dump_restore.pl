@@ -1,0 +1,106 @@
+# t/003_dump_restore.pl - policies survive pg_dump and restore.
+#
+# primary.policy is an extension configuration table, so pg_dump writes its
+# rows and a restore into a new database brings back every policy: own role,
+# group, public, standby policies, notes, blocked_commands and warn mode.
+# The restored policies must also be enforced, not merely listed.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('main');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'primary_guard'");
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE DATABASE origin');
+$node->safe_psql(
+	'origin', q{
+CREATE EXTENSION primary_guard;
+CREATE TABLE big (id int PRIMARY KEY, payload text);
+INSERT INTO big SELECT g, 'row ' || g FROM generate_series(1, 20000) g;
+CREATE ROLE analysts NOLOGIN;
+CREATE ROLE data_team LOGIN IN ROLE analysts;
+CREATE ROLE analyst2 LOGIN IN ROLE analysts;
+CREATE ROLE app LOGIN;
+GRANT SELECT ON big TO analysts, app;
+SELECT primary_guard.set_policy('data_team', 'limit',
+    max_scan_rows => 1000, max_scan_size => '10MB',
+    note => 'Analytics replica: analytics-db.internal:5432');
+SELECT primary_guard.set_policy('analysts', 'deny', mode => 'warn',
+    note => 'Analysts work on the replica');
+SELECT primary_guard.set_policy('analysts', 'limit', server_state => 'standby',
+    max_cost => 1e9, blocked_commands => ARRAY['CREATE INDEX', 'VACUUM'],
+    note => 'Standby: no maintenance');
+SELECT primary_guard.set_policy('public', 'limit',
+    blocked_commands => ARRAY['VACUUM', 'CLUSTER']);
+});
+
+my $policies_sql = 'SELECT * FROM primary_guard.policies ORDER BY role, server_state';
+my $before = $node->safe_psql('origin', $policies_sql);
+is(scalar(split /\n/, $before), 4, 'four policies before the dump');
+
+# Dump, then restore into a database that has never seen the extension.
+my $dump = $node->basedir . '/origin.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('origin') ],
+	'pg_dump of a database with primary_guard policies');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok(
+	[ 'pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), $dump ],
+	'pg_restore into a new database');
+# Statistics are not dumped; analyze as after any restore.
+$node->safe_psql('restored', 'ANALYZE big');
+
+is($node->safe_psql('restored', $policies_sql),
+	$before, 'every policy is restored identically (policies view, all columns)');
+
+# --- The restored policies are enforced ---------------------------------------
+
+sub run_sql
+{
+	my ($user, $sql) = @_;
+	my ($stdout, $stderr);
+	my $rc = $node->psql(
+		'restored', $sql,
+		stdout => \$stdout,
+		stderr => \$stderr,
+		extra_params => [ '-U', $user, '-v', 'VERBOSITY=verbose' ]);
+	return ($rc, $stdout, $stderr);
+}
+
+my ($rc, $out, $err) = run_sql('data_team', 'SELECT count(*) FROM big');
+like($err,
+	qr/ERROR:  54001: statement rejected on primary server: full scan of "big" is too large/,
+	'restored own limit policy rejects the full scan with 54001');
+like($err, qr/policy for role "data_team" allows 1000\./,
+	'restored own policy is named in the rejection');
+like($err, qr/HINT:  .*Analytics replica: analytics-db\.internal:5432/,
+	'restored note is in the hint');
+
+($rc, $out, $err) = run_sql('analyst2', 'SELECT count(*) FROM big');
+is($out, '20000', 'restored warn-mode group policy lets the query run');
+like($err, qr/WARNING:  42501: statement rejected on primary server: access to "big" is denied/,
+	'restored warn-mode deny policy of the group warns');
+like($err, qr/policy for role "analyst2" \(via "analysts"\)/,
+	'restored group policy is inherited through membership');
+
+($rc, $out, $err) = run_sql('app', 'VACUUM big');
+like($err, qr/ERROR:  42501: statement rejected on primary server: VACUUM is not allowed/,
+	'restored public policy blocks VACUUM');
+($rc, $out, $err) = run_sql('app', 'SELECT count(*) FROM big');
+is($out, '20000', 'restored public policy has no scan limit');
+
+is( $node->safe_psql(
+		'restored',
+		q{SELECT action, max_cost, blocked_commands, note, source
+            FROM primary_guard.effective_policy('analyst2', 'standby')}),
+	'limit|1000000000|{"CREATE INDEX",VACUUM}|Standby: no maintenance|inherited from "analysts"',
+	'restored standby policy resolves for a group member');
+
+$node->stop;
+
+done_testing();
