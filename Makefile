@@ -11,14 +11,15 @@ OBJS = \
 	src/executor_guard.o \
 	src/utility_guard.o \
 	src/violation.o \
-	src/check_query.o
+	src/check_query.o \
+	src/stats.o
 PGFILEDESC = "primary_guard - per-role query limits that follow primary/standby state"
 
 EXTENSION = primary_guard
 DATA = primary_guard--1.0.sql
 
 TEST_CONF = test/primary_guard.conf
-REGRESS = install policy_sql resolution executor utility check_query
+REGRESS = install policy_sql resolution executor utility check_query stats
 REGRESS_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check
 ISOLATION = policy_change
 ISOLATION_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check_iso

@@ -136,3 +136,47 @@ REVOKE ALL ON FUNCTION primary_guard._policy_changed() FROM PUBLIC;
 
 -- Anyone may ask about their own situation.
 GRANT USAGE ON SCHEMA primary_guard TO PUBLIC;
+
+-- Observability: counters per role and the most recent rejections/warnings,
+-- kept in shared memory so that standbys record theirs too.
+CREATE FUNCTION primary_guard._stats(
+    OUT role pg_catalog.text,
+    OUT checked pg_catalog.int8,
+    OUT warned pg_catalog.int8,
+    OUT rejected pg_catalog.int8,
+    OUT last_rejected_at pg_catalog.timestamptz,
+    OUT last_rejected_query pg_catalog.text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'stats'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE VIEW primary_guard.stats AS
+    SELECT * FROM primary_guard._stats();
+
+CREATE FUNCTION primary_guard.recent_rejections(
+    OUT at pg_catalog.timestamptz,
+    OUT pid pg_catalog.int4,
+    OUT role pg_catalog.text,
+    OUT server_state pg_catalog.text,
+    OUT verdict pg_catalog.text,
+    OUT rule pg_catalog.text,
+    OUT relation pg_catalog.text,
+    OUT reason pg_catalog.text,
+    OUT query pg_catalog.text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'recent_rejections'
+LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION primary_guard.reset_stats()
+RETURNS void
+AS 'MODULE_PATHNAME', 'reset_stats'
+LANGUAGE C VOLATILE STRICT;
+
+-- Reading is for superusers and pg_monitor; resetting for superusers.
+REVOKE ALL ON primary_guard.stats FROM PUBLIC;
+REVOKE ALL ON FUNCTION primary_guard._stats() FROM PUBLIC;
+REVOKE ALL ON FUNCTION primary_guard.recent_rejections() FROM PUBLIC;
+REVOKE ALL ON FUNCTION primary_guard.reset_stats() FROM PUBLIC;
+GRANT SELECT ON primary_guard.stats TO pg_monitor;
+GRANT EXECUTE ON FUNCTION primary_guard._stats() TO pg_monitor;
+GRANT EXECUTE ON FUNCTION primary_guard.recent_rejections() TO pg_monitor;

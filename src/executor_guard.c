@@ -32,6 +32,8 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		{
 			GuardViolation v;
 
+			guard_stats_count_checked(policy.origin.role);
+
 			if (guard_check_plan(queryDesc->plannedstmt, &policy, state, &v))
 				guard_report(&v, &policy, state, queryDesc->sourceText);
 		}

@@ -67,6 +67,8 @@ _PG_init(void)
 							 guard_assign_enabled,
 							 NULL);
 
+	guard_stats_init();
+
 	MarkGUCPrefixReserved("primary_guard");
 
 	guard_cache_init();

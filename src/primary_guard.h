@@ -13,6 +13,7 @@
  *	executor_guard.c  the ExecutorStart hook
  *	utility_guard.c   the ProcessUtility hook
  *	check_query.c     check_query(): the same decision without running anything
+ *	stats.c           shared-memory counters, recent rejections, log lines
  *
  *-------------------------------------------------------------------------
  */
@@ -132,6 +133,12 @@ extern char *guard_hint(const GuardPolicy *policy, GuardServerState state);
 extern void guard_report(const GuardViolation *v, const GuardPolicy *policy,
 						 GuardServerState state, const char *query);
 extern char *guard_violation_reason(const GuardViolation *v);
+
+/* stats.c */
+extern void guard_stats_init(void);
+extern void guard_stats_count_checked(Oid role);
+extern void guard_stats_record(const GuardViolation *v, const GuardPolicy *policy,
+							   GuardServerState state, const char *query);
 
 /* executor_guard.c, utility_guard.c */
 extern void guard_install_executor_hook(void);

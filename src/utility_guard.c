@@ -37,6 +37,8 @@ guard_ProcessUtility(PG_UTILITY_HOOK_ARGS)
 		{
 			GuardViolation v;
 
+			guard_stats_count_checked(policy.origin.role);
+
 			if (guard_check_utility(parsetree, &policy, state, &v))
 				guard_report(&v, &policy, state, queryString);
 		}

@@ -50,6 +50,7 @@ void
 guard_report(const GuardViolation *v, const GuardPolicy *policy,
 			 GuardServerState state, const char *query)
 {
+	guard_stats_record(v, policy, state, query);
 	ereport(policy->enforce ? ERROR : WARNING,
 			(errcode(v->sqlstate),
 			 errmsg_internal("%s", v->message),
