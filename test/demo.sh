@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119  # pg_guard_install_packages takes optional extras
 # test/demo.sh - what `make demo` runs: the switchover incident, replayed.
 #
 # Builds and installs primary_guard (installing the Debian packages first
@@ -70,12 +71,19 @@ PRIMARY=$DEMO/primary
 STANDBY=$DEMO/standby
 DT_PID=
 
+# End of input ends the data_team psql.
+close_session_input() {
+	local fd=${DT[1]:-}
+	[[ -n $fd ]] && exec {fd}>&-
+	return 0
+}
+
 # Close the data_team session (EOF ends psql), then stop the servers found
 # under the temp dir by their postmaster.pid and delete it (test/lib.sh).
 demo_cleanup() {
 	local rc=$?
 	if [[ -n ${DT_PID:-} ]]; then
-		[[ -n ${DT[1]:-} ]] && exec {DT[1]}>&-
+		close_session_input
 		kill "$DT_PID" 2>/dev/null || true
 		wait "$DT_PID" 2>/dev/null || true
 	fi
@@ -266,7 +274,7 @@ ask '\x on' "SELECT verdict, reason FROM primary_guard.check_query(
 
 # ---------------------------------------------------------------------------
 step "Stop the servers and remove the temp dir"
-exec {DT[1]}>&-
+close_session_input
 wait "$DT_PID" 2>/dev/null || true
 DT_PID=
 as_user pg_ctl -D "$STANDBY" -m fast -w stop >/dev/null
