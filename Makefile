@@ -12,7 +12,9 @@ OBJS = \
 	src/utility_guard.o \
 	src/violation.o \
 	src/check_query.o \
-	src/stats.o
+	src/stats.o \
+	src/shmem.o \
+	src/promotion.o
 PGFILEDESC = "primary_guard - per-role query limits that follow primary/standby state"
 
 EXTENSION = primary_guard

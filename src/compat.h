@@ -70,6 +70,18 @@
 #define PG_EXECUTOR_START_RETURN(expr) (expr)
 #endif
 
+/*
+ * One shared-memory slot per backend, indexed by this backend's number:
+ * MyBackendId counts from 1 before 17, MyProcNumber from 0 since.
+ */
+#if PG_VERSION_NUM >= 170000
+#define GUARD_MAX_BACKEND_SLOTS (MaxBackends + NUM_AUXILIARY_PROCS)
+#define GUARD_MY_BACKEND_SLOT (MyProcNumber)
+#else
+#define GUARD_MAX_BACKEND_SLOTS (MaxBackends + 1)
+#define GUARD_MY_BACKEND_SLOT (MyBackendId)
+#endif
+
 /* Materialized set-returning functions got a helper in 15. */
 #if PG_VERSION_NUM < 150000
 #include "funcapi.h"

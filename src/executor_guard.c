@@ -37,6 +37,8 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			if (guard_check_plan(queryDesc->plannedstmt, &policy, state, &v))
 				guard_report(&v, &policy, state, queryDesc->sourceText);
 		}
+		if (state == GUARD_STANDBY)
+			guard_promotion_note_statement(queryDesc);
 	}
 
 	if (prev_ExecutorStart)

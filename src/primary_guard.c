@@ -68,6 +68,8 @@ _PG_init(void)
 							 NULL);
 
 	guard_stats_init();
+	guard_promotion_init();
+	guard_shmem_init();
 
 	MarkGUCPrefixReserved("primary_guard");
 

@@ -14,6 +14,8 @@
  *	utility_guard.c   the ProcessUtility hook
  *	check_query.c     check_query(): the same decision without running anything
  *	stats.c           shared-memory counters, recent rejections, log lines
+ *	promotion.c       on_promote: cancel statements admitted before promotion
+ *	shmem.c           requesting and attaching shared memory
  *
  *-------------------------------------------------------------------------
  */
@@ -136,9 +138,21 @@ extern char *guard_violation_reason(const GuardViolation *v);
 
 /* stats.c */
 extern void guard_stats_init(void);
+extern Size guard_stats_shmem_size(void);
+extern void guard_stats_shmem_startup(void);
 extern void guard_stats_count_checked(Oid role);
 extern void guard_stats_record(const GuardViolation *v, const GuardPolicy *policy,
 							   GuardServerState state, const char *query);
+
+/* promotion.c */
+struct QueryDesc;
+extern void guard_promotion_init(void);
+extern Size guard_promotion_shmem_size(void);
+extern void guard_promotion_shmem_startup(void);
+extern void guard_promotion_note_statement(struct QueryDesc *queryDesc);
+
+/* shmem.c */
+extern void guard_shmem_init(void);
 
 /* executor_guard.c, utility_guard.c */
 extern void guard_install_executor_hook(void);

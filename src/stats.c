@@ -84,11 +84,6 @@ int			guard_recent_size = 100;
 static GuardStatsShared *shared = NULL;
 static HTAB *role_stats = NULL;
 
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-#ifdef PG_HAVE_SHMEM_REQUEST_HOOK
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
-
 /* This backend's memory of where its role's counters are. */
 static Oid	local_role = InvalidOid;
 static GuardRoleStats *local_entry = NULL;
@@ -117,29 +112,21 @@ init_role_entry(GuardRoleStats *entry, Oid role)
 	entry->last_rejected_query[0] = '\0';
 }
 
-static void
-guard_shmem_request(void)
+/* Shared memory this file needs; see shmem.c. */
+Size
+guard_stats_shmem_size(void)
 {
-#ifdef PG_HAVE_SHMEM_REQUEST_HOOK
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-#endif
-	RequestAddinShmemSpace(add_size(shared_size(),
-									hash_estimate_size(guard_max_tracked_roles,
-													   sizeof(GuardRoleStats))));
-	RequestNamedLWLockTranche("primary_guard", 1);
+	return add_size(shared_size(),
+					hash_estimate_size(guard_max_tracked_roles, sizeof(GuardRoleStats)));
 }
 
-static void
-guard_shmem_startup(void)
+/* Attach to (or create) the counters; caller holds AddinShmemInitLock. */
+void
+guard_stats_shmem_startup(void)
 {
 	bool		found;
 	HASHCTL		info;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	shared = ShmemInitStruct("primary_guard stats", shared_size(), &found);
 	if (!found)
 	{
@@ -154,10 +141,9 @@ guard_shmem_startup(void)
 	role_stats = ShmemInitHash("primary_guard role stats",
 							   guard_max_tracked_roles, guard_max_tracked_roles,
 							   &info, HASH_ELEM | HASH_BLOBS);
-	LWLockRelease(AddinShmemInitLock);
 }
 
-/* Called from _PG_init: GUCs for the sizes, and the shared memory hooks. */
+/* Called from _PG_init: the GUCs sizing the statistics. */
 void
 guard_stats_init(void)
 {
@@ -175,15 +161,6 @@ guard_stats_init(void)
 							100, 0, 100000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
-
-#ifdef PG_HAVE_SHMEM_REQUEST_HOOK
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = guard_shmem_request;
-#else
-	guard_shmem_request();
-#endif
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = guard_shmem_startup;
 }
 
 /* The counters of 'role', created on first use. */
