@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "commands/defrem.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -179,6 +180,13 @@ check_query(PG_FUNCTION_ARGS)
 	/* Plan first: planning may run functions, which may refresh the cache. */
 	plan_statement(text_to_cstring(PG_GETARG_TEXT_PP(0)), &targets);
 	guard_policy_for_arguments(fcinfo, 1, 2, &policy, &state);
+
+	/*
+	 * The estimates come from statistics on the tables' contents: show them
+	 * only to a caller who may read the tables, as EXPLAIN does.
+	 */
+	foreach(lc, targets.plans)
+		PG_CHECK_PLAN_PERMISSIONS(lfirst_node(PlannedStmt, lc));
 
 	foreach(lc, targets.utilities)
 		if (!violated)

@@ -82,6 +82,22 @@
 #define GUARD_MY_BACKEND_SLOT (MyBackendId)
 #endif
 
+/*
+ * Checking a plan's table privileges, as EXPLAIN does before it shows
+ * estimates: 16 moved the permissions out of the range table.
+ */
+#if PG_VERSION_NUM >= 160000
+#define PG_CHECK_PLAN_PERMISSIONS(stmt) \
+	ExecCheckPermissions((stmt)->rtable, (stmt)->permInfos, true)
+#else
+#define PG_CHECK_PLAN_PERMISSIONS(stmt) ExecCheckRTPerms((stmt)->rtable, true)
+#endif
+
+/* TID range scans arrived in 14; before that no plan node has the tag. */
+#if PG_VERSION_NUM < 140000
+#define T_TidRangeScan T_Invalid
+#endif
+
 /* Materialized set-returning functions got a helper in 15. */
 #if PG_VERSION_NUM < 150000
 #include "funcapi.h"

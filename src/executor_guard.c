@@ -26,17 +26,11 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	{
 		GuardServerState state = guard_current_state();
 		GuardPolicy policy;
+		GuardViolation v;
 
-		guard_resolve_session(state, &policy);
-		if (policy.action >= GUARD_ACTION_LIMIT)
-		{
-			GuardViolation v;
-
-			guard_stats_count_checked(policy.origin.role);
-
-			if (guard_check_plan(queryDesc->plannedstmt, &policy, state, &v))
-				guard_report(&v, &policy, state, queryDesc->sourceText);
-		}
+		if (guard_statement_policy(state, &policy) &&
+			guard_check_plan(queryDesc->plannedstmt, &policy, state, &v))
+			guard_report(&v, &policy, state, queryDesc->sourceText);
 		if (state == GUARD_STANDBY)
 			guard_promotion_note_statement(queryDesc);
 	}

@@ -188,6 +188,14 @@ collect_full_scans(Plan *plan, ScanCollector *c)
 			add_full_scan(c, ((Scan *) plan)->scanrelid,
 						  plan->parallel_aware ? "Parallel sequential scan" : "Sequential scan");
 			break;
+		case T_SampleScan:
+			/* TABLESAMPLE reads (BERNOULLI) or may read (SYSTEM) every page. */
+			add_full_scan(c, ((Scan *) plan)->scanrelid, "Sample scan");
+			break;
+		case T_TidRangeScan:
+			/* A ctid range can span the whole table: treated as a full scan. */
+			add_full_scan(c, ((Scan *) plan)->scanrelid, "TID range scan");
+			break;
 		case T_IndexScan:
 			if (((IndexScan *) plan)->indexqual == NIL)
 				add_full_scan(c, ((Scan *) plan)->scanrelid,
@@ -259,7 +267,7 @@ check_limit_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 				 GuardServerState state, GuardViolation *v)
 {
 	ScanCollector c;
-	int			nrels = list_length(stmt->rtable);
+	Index		nrels = (Index) list_length(stmt->rtable);
 	ListCell   *lc;
 
 	if (policy->max_scan_rows >= 0 || policy->max_scan_size >= 0)

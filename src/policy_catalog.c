@@ -18,7 +18,10 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/extension.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/formatting.h"
@@ -65,8 +68,21 @@ guard_policy_table(void)
 		catalog_index = InvalidOid;
 		if (OidIsValid(nsp))
 		{
+			Oid			ext = get_extension_oid("primary_guard", true);
+
 			catalog_table = get_relname_relid("policy", nsp);
 			catalog_index = get_relname_relid("policy_pkey", nsp);
+
+			/*
+			 * Only the extension's own table: anyone allowed to create
+			 * schemas can make a "primary_guard.policy" of their own in a
+			 * database without the extension, and its rows are read with
+			 * the layout of ours.
+			 */
+			if (OidIsValid(catalog_table) &&
+				(!OidIsValid(ext) ||
+				 getExtensionOfObject(RelationRelationId, catalog_table) != ext))
+				catalog_index = InvalidOid;
 			/* Half-built during CREATE EXTENSION: look again next time. */
 			catalog_looked_up = OidIsValid(catalog_table) && OidIsValid(catalog_index);
 			if (!catalog_looked_up)

@@ -105,3 +105,18 @@ guard_state_name(GuardServerState state)
 {
 	return state == GUARD_STANDBY ? "standby" : "primary";
 }
+
+/*
+ * The policy this session's statement is checked against, for both hooks.
+ * Returns false (nothing to check) unless it is 'limit' or 'deny'; counts
+ * the statement as checked otherwise.
+ */
+bool
+guard_statement_policy(GuardServerState state, GuardPolicy *policy)
+{
+	guard_resolve_session(state, policy);
+	if (policy->action < GUARD_ACTION_LIMIT)
+		return false;
+	guard_stats_count_checked(policy->origin.role);
+	return true;
+}

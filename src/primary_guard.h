@@ -100,6 +100,7 @@ extern bool guard_enabled;
 extern bool guard_session_is_checked(void);
 extern GuardServerState guard_current_state(void);
 extern const char *guard_state_name(GuardServerState state);
+extern bool guard_statement_policy(GuardServerState state, GuardPolicy *policy);
 
 /* policy_catalog.c */
 extern Oid	guard_policy_table(void);

@@ -31,17 +31,11 @@ guard_ProcessUtility(PG_UTILITY_HOOK_ARGS)
 	{
 		GuardServerState state = guard_current_state();
 		GuardPolicy policy;
+		GuardViolation v;
 
-		guard_resolve_session(state, &policy);
-		if (policy.action >= GUARD_ACTION_LIMIT)
-		{
-			GuardViolation v;
-
-			guard_stats_count_checked(policy.origin.role);
-
-			if (guard_check_utility(parsetree, &policy, state, &v))
-				guard_report(&v, &policy, state, queryString);
-		}
+		if (guard_statement_policy(state, &policy) &&
+			guard_check_utility(parsetree, &policy, state, &v))
+			guard_report(&v, &policy, state, queryString);
 	}
 
 	if (prev_ProcessUtility)
