@@ -330,10 +330,8 @@ effective_policy(PG_FUNCTION_ARGS)
 
 	guard_policy_for_arguments(fcinfo, 0, 1, &policy, &state);
 
-	if (policy.origin.is_public || !OidIsValid(policy.origin.role))
-		values[0] = CStringGetTextDatum("public");
-	else
-		values[0] = CStringGetTextDatum(GetUserNameFromId(policy.origin.role, false));
+	values[0] = CStringGetTextDatum(policy.origin.is_public ? "public" :
+									guard_role_name(policy.origin.role));
 	values[1] = CStringGetTextDatum(guard_state_name(state));
 	values[2] = CStringGetTextDatum(guard_action_name(policy.action));
 	nulls[3] = policy.action == GUARD_ACTION_NONE;

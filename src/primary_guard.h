@@ -131,6 +131,7 @@ extern bool guard_check_utility(Node *parsetree, const GuardPolicy *policy,
 extern bool guard_relation_is_exempt(Oid relid);
 
 /* violation.c */
+extern const char *guard_role_name(Oid role);
 extern void guard_describe_origin(StringInfo buf, const GuardOrigin *origin);
 extern char *guard_hint(const GuardPolicy *policy, GuardServerState state);
 extern void guard_report(const GuardViolation *v, const GuardPolicy *policy,

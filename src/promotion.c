@@ -151,7 +151,7 @@ guard_promotion_note_statement(QueryDesc *queryDesc)
 	SpinLockAcquire(&slot->mutex);
 	slot->flagged = true;
 	slot->pid = MyProcPid;
-	strlcpy(slot->role, GetUserNameFromId(policy.origin.role, false), NAMEDATALEN);
+	strlcpy(slot->role, guard_role_name(policy.origin.role), NAMEDATALEN);
 	strlcpy(slot->reason, guard_violation_reason(&v), GUARD_PROMOTE_REASON_LEN);
 	SpinLockRelease(&slot->mutex);
 	flagged_query = queryDesc;

@@ -238,17 +238,6 @@ quoted(const char *value)
 	return buf.data;
 }
 
-static const char *
-role_label(Oid role)
-{
-	const char *name;
-
-	if (!OidIsValid(role))
-		return "public";
-	name = GetUserNameFromId(role, true);
-	return name ? name : psprintf("%u", role);
-}
-
 /*
  * Record a rejection or warning: counters, ring buffer, and one log line
  * with stable key=value fields for log-based monitoring.
@@ -265,7 +254,7 @@ guard_stats_record(const GuardViolation *v, const GuardPolicy *policy,
 	ereport(LOG_SERVER_ONLY,
 			(errmsg_internal("primary_guard: verdict=%s rule=%s role=%s state=%s relation=%s estimate=%.0f limit=%.0f",
 							 verdict, v->rule,
-							 quoted(role_label(role)),
+							 quoted(guard_role_name(role)),
 							 guard_state_name(state),
 							 quoted(v->relation ? v->relation : ""),
 							 v->estimate, v->limit),
@@ -321,12 +310,7 @@ require_shared(void)
 static Datum
 role_name_datum(Oid role, bool other)
 {
-	const char *name;
-
-	if (other)
-		return CStringGetTextDatum("(other roles)");
-	name = GetUserNameFromId(role, true);
-	return CStringGetTextDatum(name ? name : psprintf("%u", role));
+	return CStringGetTextDatum(other ? "(other roles)" : guard_role_name(role));
 }
 
 static void
@@ -399,8 +383,6 @@ recent_rejections(PG_FUNCTION_ARGS)
 		values[0] = TimestampTzGetDatum(slot->at);
 		values[1] = Int32GetDatum(slot->pid);
 		values[2] = role_name_datum(slot->role, false);
-		if (!OidIsValid(slot->role))
-			values[2] = CStringGetTextDatum("public");
 		values[3] = CStringGetTextDatum(guard_state_name(slot->state));
 		values[4] = CStringGetTextDatum(slot->rejected ? "reject" : "warn");
 		values[5] = CStringGetTextDatum(slot->rule);

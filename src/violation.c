@@ -14,6 +14,21 @@
 
 #include "primary_guard.h"
 
+/*
+ * A role's name for messages: "public" for InvalidOid, and the OID for a
+ * role dropped since its policy was cached, so that reporting never fails.
+ */
+const char *
+guard_role_name(Oid role)
+{
+	const char *name;
+
+	if (!OidIsValid(role))
+		return "public";
+	name = GetUserNameFromId(role, true);
+	return name ? name : psprintf("%u", role);
+}
+
 /* Appends e.g.: policy for role "data_team" (via "analysts") */
 void
 guard_describe_origin(StringInfo buf, const GuardOrigin *origin)
@@ -23,10 +38,9 @@ guard_describe_origin(StringInfo buf, const GuardOrigin *origin)
 		appendStringInfoString(buf, "policy for \"public\"");
 		return;
 	}
-	appendStringInfo(buf, "policy for role \"%s\"",
-					 GetUserNameFromId(origin->role, false));
+	appendStringInfo(buf, "policy for role \"%s\"", guard_role_name(origin->role));
 	if (OidIsValid(origin->via))
-		appendStringInfo(buf, " (via \"%s\")", GetUserNameFromId(origin->via, false));
+		appendStringInfo(buf, " (via \"%s\")", guard_role_name(origin->via));
 }
 
 /* Where to run the statement instead, followed by the policy's note. */
