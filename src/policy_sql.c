@@ -71,7 +71,15 @@ role_argument(FunctionCallInfo fcinfo, int argno, bool allow_dangling)
 	role = get_role_oid(name, true);
 	if (!OidIsValid(role) && allow_dangling && name[0] != '\0' &&
 		strspn(name, "0123456789") == strlen(name))
-		role = (Oid) strtoul(name, NULL, 10);
+	{
+		unsigned long value;
+
+		/* Out of range must not wrap around onto another role's OID. */
+		errno = 0;
+		value = strtoul(name, NULL, 10);
+		if (errno == 0 && value <= PG_UINT32_MAX)
+			role = (Oid) value;
+	}
 	if (!OidIsValid(role))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
