@@ -105,6 +105,13 @@ cache_refresh(void)
 {
 	HASHCTL		ctl;
 
+	/*
+	 * Absorb changes committed since this transaction last did: without
+	 * this, a statement that takes no new lock before it is checked (a
+	 * utility command, or a query on tables this transaction already
+	 * locked) would be checked against the policy of before the change.
+	 */
+	AcceptInvalidationMessages();
 	if (!cache_stale)
 		return;
 
