@@ -21,9 +21,9 @@ EXTENSION = primary_guard
 DATA = primary_guard--1.0.sql
 
 TEST_CONF = test/primary_guard.conf
-REGRESS = install policy_sql resolution executor utility check_query stats
+REGRESS = install policy_sql resolution executor utility check_query stats security bad_input
 REGRESS_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check
-ISOLATION = policy_change
+ISOLATION = policy_change policy_race
 ISOLATION_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check_iso
 TAP_TESTS = 1
 

@@ -76,10 +76,14 @@ cache_invalidate(void)
 	cache_stale = true;
 }
 
+/*
+ * While this database has no policy table, any relation change may be the
+ * extension being created (into a schema that already existed): look again.
+ */
 static void
 cache_relcache_callback(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == cache_table)
+	if (relid == InvalidOid || relid == cache_table || !OidIsValid(cache_table))
 		cache_invalidate();
 }
 
