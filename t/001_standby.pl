@@ -14,13 +14,13 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GuardNode;
+
 # The guard must be preloaded before the backup is taken, so that the
 # standby made from it has it too.
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'primary_guard'");
-$primary->start;
+my $primary = guarded_node('primary', allows_streaming => 1);
 
 $primary->safe_psql(
 	'postgres', q{

@@ -13,14 +13,14 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GuardNode;
+
 my $rows = 100000;
 my $note = 'Analytics replica: analytics-db.internal:5432';
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'primary_guard'");
-$primary->start;
+my $primary = guarded_node('primary', allows_streaming => 1);
 
 $primary->safe_psql(
 	'postgres', qq{

@@ -11,11 +11,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('main');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'primary_guard'");
-$node->start;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GuardNode;
+
+my $node = guarded_node('main');
 
 $node->safe_psql('postgres', 'CREATE DATABASE origin');
 $node->safe_psql(

@@ -14,11 +14,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('faults');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'primary_guard'\nrestart_after_crash = on");
-$node->start;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GuardNode;
+
+my $node = guarded_node('faults', conf => 'restart_after_crash = on');
 
 $node->safe_psql(
 	'postgres', q{

@@ -12,15 +12,15 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GuardNode;
 use Time::HiRes qw(time);
 
 my $sleep = 6;    # seconds each long statement would run
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'primary_guard'");
-$primary->start;
+my $primary = guarded_node('primary', allows_streaming => 1);
 $primary->safe_psql(
 	'postgres', q{
 CREATE EXTENSION primary_guard;
