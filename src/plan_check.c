@@ -45,6 +45,8 @@ typedef struct FullScan
 typedef struct ScanCollector
 {
 	PlannedStmt *stmt;
+	Index		nrels;
+	/* Allocated at the first full scan: most plans have none. */
 	Index	   *parent_of;		/* rt index -> parent rt index, 0 if none */
 	FullScan   *scans;			/* indexed by the top parent's rt index */
 } ScanCollector;
@@ -149,6 +151,20 @@ add_full_scan(ScanCollector *c, Index rti, const char *kind)
 	FullScan   *scan;
 	double		rows;
 	double		bytes;
+	ListCell   *lc;
+
+	if (c->scans == NULL)
+	{
+		c->parent_of = palloc0((c->nrels + 1) * sizeof(Index));
+		c->scans = palloc0((c->nrels + 1) * sizeof(FullScan));
+		foreach(lc, c->stmt->appendRelations)
+		{
+			AppendRelInfo *info = (AppendRelInfo *) lfirst(lc);
+
+			if (info->child_relid <= c->nrels)
+				c->parent_of[info->child_relid] = info->parent_relid;
+		}
+	}
 
 	/* Children scanned in full count as one scan of their top relation. */
 	while (c->parent_of[top] != 0 &&
@@ -266,27 +282,14 @@ static bool
 check_limit_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 				 GuardServerState state, GuardViolation *v)
 {
-	ScanCollector c;
-	Index		nrels = (Index) list_length(stmt->rtable);
-	ListCell   *lc;
+	ScanCollector c = {stmt, (Index) list_length(stmt->rtable), NULL, NULL};
 
 	if (policy->max_scan_rows >= 0 || policy->max_scan_size >= 0)
 	{
-		c.stmt = stmt;
-		c.parent_of = palloc0((nrels + 1) * sizeof(Index));
-		c.scans = palloc0((nrels + 1) * sizeof(FullScan));
-		foreach(lc, stmt->appendRelations)
-		{
-			AppendRelInfo *info = (AppendRelInfo *) lfirst(lc);
-
-			if (info->child_relid <= nrels)
-				c.parent_of[info->child_relid] = info->parent_relid;
-		}
-
 		collect_full_scans(stmt->planTree, &c);
 		collect_list(stmt->subplans, &c);
 
-		for (Index rti = 1; rti <= nrels; rti++)
+		for (Index rti = 1; c.scans != NULL && rti <= c.nrels; rti++)
 		{
 			FullScan   *scan = &c.scans[rti];
 			char	   *what;

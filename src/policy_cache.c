@@ -114,8 +114,11 @@ cache_refresh(void)
 	 * this, a statement that takes no new lock before it is checked (a
 	 * utility command, or a query on tables this transaction already
 	 * locked) would be checked against the policy of before the change.
+	 * A new transaction has just done so (StartTransaction), so only
+	 * statements inside a transaction block need it.
 	 */
-	AcceptInvalidationMessages();
+	if (IsTransactionBlock())
+		AcceptInvalidationMessages();
 	if (!cache_stale)
 		return;
 
