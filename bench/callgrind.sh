@@ -29,6 +29,7 @@
 # Tunables: N1, N2, NPOLICIES, KEEP=1 (keep temp dir and callgrind files).
 
 set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 N1=${N1:-1000}
 N2=${N2:-3000}
@@ -83,37 +84,9 @@ as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -l "$TMP/server.log" -o "-c shared_preload_
 as_pg "$PG_BINDIR/createdb" -h "$SOCK" -p "$PORT" -U postgres bench
 as_pg "$PG_BINDIR/pgbench" -h "$SOCK" -p "$PORT" -U postgres -i -q -s 1 bench >/dev/null 2>&1
 NFILL=$((NPOLICIES - NGROUPS - 1))
+psql_pg -v ngroups="$NGROUPS" -v nfill="$NFILL" <"$BENCH_DIR/roles.sql" >/dev/null
+psql_pg -v ngroups="$NGROUPS" -v nfill="$NFILL" <"$BENCH_DIR/policies.sql" >/dev/null
 psql_pg >/dev/null <<EOF
-CREATE ROLE bench_free LOGIN;
-CREATE ROLE bench_limited LOGIN;
-CREATE ROLE bench_reject LOGIN;
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO bench_free, bench_limited, bench_reject;
-DO \$\$
-BEGIN
-  FOR i IN 1..$NGROUPS LOOP
-    EXECUTE format('CREATE ROLE bench_grp_%s NOLOGIN', i);
-  END LOOP;
-  FOR i IN 1..10 LOOP
-    EXECUTE format('GRANT bench_grp_%s TO bench_limited', i);
-    FOR j IN 0..3 LOOP
-      EXECUTE format('GRANT bench_grp_%s TO bench_grp_%s', 11 + (i - 1) * 4 + j, i);
-    END LOOP;
-  END LOOP;
-  FOR i IN 1..$NFILL LOOP
-    EXECUTE format('CREATE ROLE bench_fill_%s NOLOGIN', i);
-  END LOOP;
-END
-\$\$;
-CREATE EXTENSION primary_guard;
-SELECT count(primary_guard.set_policy('bench_grp_' || i, 'limit',
-         max_cost => 1e9 + i, max_scan_rows => 100000000 + i,
-         max_scan_size => (10000 + i)::text || 'MB'))
-  FROM generate_series(1, $NGROUPS) AS i;
-SELECT count(primary_guard.set_policy('bench_fill_' || i,
-         CASE i % 3 WHEN 0 THEN 'allow' WHEN 1 THEN 'limit' ELSE 'deny' END,
-         max_scan_rows => CASE i % 3 WHEN 1 THEN i END))
-  FROM generate_series(1, $NFILL) AS i;
-SELECT primary_guard.set_policy('bench_reject', 'limit', max_scan_rows => 1000);
 VACUUM ANALYZE;
 CHECKPOINT;
 EOF

@@ -29,6 +29,7 @@
 # servers to CPU 1; only sensible with CLIENTS=1), KEEP (1 = keep temp dir).
 
 set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 ROUNDS=${ROUNDS:-20}
 DURATION=${DURATION:-3}
@@ -145,27 +146,8 @@ as_pg "$PG_BINDIR/pgbench" -h "$SOCK" -p "$PORT_NOLIB" -U postgres -i -q -s "$SC
 # 10 directly, each of those of 4 more), bench_reject (own tight policy) and
 # filler roles so that the policy table holds NPOLICIES rows in all.
 NFILL=$((NPOLICIES - NGROUPS - 1))
+psql_at "$PORT_NOLIB" postgres -v ngroups="$NGROUPS" -v nfill="$NFILL" <"$BENCH_DIR/roles.sql"
 psql_at "$PORT_NOLIB" postgres <<EOF
-CREATE ROLE bench_free LOGIN;
-CREATE ROLE bench_limited LOGIN;
-CREATE ROLE bench_reject LOGIN;
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO bench_free, bench_limited, bench_reject;
-DO \$\$
-BEGIN
-  FOR i IN 1..$NGROUPS LOOP
-    EXECUTE format('CREATE ROLE bench_grp_%s NOLOGIN', i);
-  END LOOP;
-  FOR i IN 1..10 LOOP
-    EXECUTE format('GRANT bench_grp_%s TO bench_limited', i);
-    FOR j IN 0..3 LOOP
-      EXECUTE format('GRANT bench_grp_%s TO bench_grp_%s', 11 + (i - 1) * 4 + j, i);
-    END LOOP;
-  END LOOP;
-  FOR i IN 1..$NFILL LOOP
-    EXECUTE format('CREATE ROLE bench_fill_%s NOLOGIN', i);
-  END LOOP;
-END
-\$\$;
 VACUUM ANALYZE;
 CHECKPOINT;
 EOF
@@ -182,18 +164,7 @@ start_server "$LIB"
 # --- policies (library server only) -------------------------------------
 # Thresholds of the 50 groups are generous: pgbench -S statements pass, so
 # what is measured is the cost of checking, not of rejecting.
-psql_at "$PORT_LIB" postgres >/dev/null <<EOF
-CREATE EXTENSION primary_guard;
-SELECT count(primary_guard.set_policy('bench_grp_' || i, 'limit',
-         max_cost => 1e9 + i, max_scan_rows => 100000000 + i,
-         max_scan_size => (10000 + i)::text || 'MB'))
-  FROM generate_series(1, $NGROUPS) AS i;
-SELECT count(primary_guard.set_policy('bench_fill_' || i,
-         CASE i % 3 WHEN 0 THEN 'allow' WHEN 1 THEN 'limit' ELSE 'deny' END,
-         max_scan_rows => CASE i % 3 WHEN 1 THEN i END))
-  FROM generate_series(1, $NFILL) AS i;
-SELECT primary_guard.set_policy('bench_reject', 'limit', max_scan_rows => 1000);
-EOF
+psql_at "$PORT_LIB" postgres -v ngroups="$NGROUPS" -v nfill="$NFILL" <"$BENCH_DIR/policies.sql" >/dev/null
 npol=$(psql_at "$PORT_LIB" postgres -tAc "SELECT count(*) FROM primary_guard.policy")
 eff=$(psql_at "$PORT_LIB" postgres -tAc "SELECT action || ' max_scan_rows=' || max_scan_rows || ', ' || length(source) || '-char source' FROM primary_guard.effective_policy('bench_limited')")
 ngrp=$(psql_at "$PORT_LIB" postgres -tAc "WITH RECURSIVE g(r) AS (SELECT 'bench_limited'::regrole::oid UNION SELECT m.roleid FROM pg_auth_members m JOIN g ON m.member = g.r) SELECT count(*) FROM g JOIN primary_guard.policy p ON p.role::oid = g.r")
