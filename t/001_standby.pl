@@ -46,18 +46,6 @@ $standby->start;
 $primary->wait_for_catchup($standby);
 
 # psql with SQLSTATEs in error messages; returns (exit code, stdout, stderr).
-sub run_sql
-{
-	my ($node, $user, $sql) = @_;
-	my ($stdout, $stderr);
-	my $rc = $node->psql(
-		'postgres', $sql,
-		stdout => \$stdout,
-		stderr => \$stderr,
-		extra_params => [ '-U', $user, '-v', 'VERBOSITY=verbose' ]);
-	return ($rc, $stdout, $stderr);
-}
-
 my $heavy = 'SELECT count(*) FROM big';
 
 # --- Replication of the policies themselves -------------------------------
@@ -80,11 +68,11 @@ is($standby->safe_psql('postgres', 'SELECT primary_guard.server_state()'),
 
 # --- Policies cannot be changed on the standby ------------------------------
 
-my ($rc, $out, $err) = run_sql($standby, 'postgres',
+my ($rc, $out, $err) = run_as($standby, 'postgres',
 	"SELECT primary_guard.set_policy('late_limited', 'deny')");
 isnt($rc, 0, 'set_policy on the standby fails');
 like($err, qr/ERROR:  25006:/, 'set_policy on the standby fails with SQLSTATE 25006');
-($rc, $out, $err) = run_sql($standby, 'postgres',
+($rc, $out, $err) = run_as($standby, 'postgres',
 	"SELECT primary_guard.drop_policy('primary_limited')");
 like($err, qr/ERROR:  25006:/, 'drop_policy on the standby fails with SQLSTATE 25006');
 
@@ -92,17 +80,17 @@ like($err, qr/ERROR:  25006:/, 'drop_policy on the standby fails with SQLSTATE 2
 
 # On the primary, the primary policy rejects and the standby policy does not
 # apply: this makes the standby checks below meaningful.
-($rc, $out, $err) = run_sql($primary, 'primary_limited', $heavy);
+($rc, $out, $err) = run_as($primary, 'primary_limited', $heavy);
 like($err, qr/ERROR:  54001: statement rejected on primary server: full scan of "big"/,
 	'primary policy rejects the full scan on the primary');
-($rc, $out, $err) = run_sql($primary, 'standby_limited', $heavy);
+($rc, $out, $err) = run_as($primary, 'standby_limited', $heavy);
 is($out, '20000', 'standby policy does not apply on the primary');
 
-($rc, $out, $err) = run_sql($standby, 'primary_limited', $heavy);
+($rc, $out, $err) = run_as($standby, 'primary_limited', $heavy);
 is($rc, 0, 'primary policy does not apply on the standby: query succeeds');
 is($out, '20000', 'primary policy does not apply on the standby: full count returned');
 
-($rc, $out, $err) = run_sql($standby, 'standby_limited', $heavy);
+($rc, $out, $err) = run_as($standby, 'standby_limited', $heavy);
 isnt($rc, 0, 'standby policy rejects the full scan on the standby');
 like($err, qr/ERROR:  54001: statement rejected on standby server: full scan of "big" is too large/,
 	'standby rejection says standby server, names the table, SQLSTATE 54001');
@@ -111,7 +99,7 @@ like($err, qr/DETAIL:  .*policy for role "standby_limited" allows 1000\./,
 like($err, qr/HINT:  Run this statement on the primary server\. Reports belong on the primary/,
 	'standby rejection hint points to the primary and carries the note');
 
-($rc, $out, $err) = run_sql($standby, 'standby_limited',
+($rc, $out, $err) = run_as($standby, 'standby_limited',
 	'SELECT payload FROM big WHERE id = 7');
 is($out, 'row 7', 'a point query by index still runs under the standby policy');
 
@@ -121,15 +109,6 @@ my $session = $standby->background_psql(
 	'postgres',
 	on_error_stop => 0,
 	extra_params => [ '-U', 'late_limited', '-v', 'VERBOSITY=verbose' ]);
-
-# BackgroundPsql::query keeps stderr across queries; start each one clean.
-sub session_query
-{
-	my ($s, $sql) = @_;
-	$s->{stderr} = '';
-	my ($output) = $s->query($sql);
-	return ($output, $s->{stderr});
-}
 
 my ($pid_before) = session_query($session, 'SELECT pg_backend_pid()');
 ($out, $err) = session_query($session, $heavy);
@@ -159,7 +138,7 @@ $session->quit;
 
 # --- check_query() on the standby previews the primary ----------------------
 
-($rc, $out, $err) = run_sql(
+($rc, $out, $err) = run_as(
 	$standby,
 	'primary_limited',
 	qq{SELECT verdict, reason LIKE '%"big"%'

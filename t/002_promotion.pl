@@ -46,15 +46,6 @@ $standby->init_from_backup($primary, 'base', has_streaming => 1);
 $standby->start;
 $primary->wait_for_catchup($standby);
 
-# BackgroundPsql::query keeps stderr across queries; start each one clean.
-sub session_query
-{
-	my ($s, $sql) = @_;
-	$s->{stderr} = '';
-	my ($output) = $s->query($sql);
-	return ($output, $s->{stderr});
-}
-
 my $heavy = 'SELECT count(*) FROM money_transactions';
 my $point = 'SELECT account FROM money_transactions WHERE id = 4242';
 

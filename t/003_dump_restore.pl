@@ -63,13 +63,7 @@ is($node->safe_psql('restored', $policies_sql),
 sub run_sql
 {
 	my ($user, $sql) = @_;
-	my ($stdout, $stderr);
-	my $rc = $node->psql(
-		'restored', $sql,
-		stdout => \$stdout,
-		stderr => \$stderr,
-		extra_params => [ '-U', $user, '-v', 'VERBOSITY=verbose' ]);
-	return ($rc, $stdout, $stderr);
+	return run_as($node, $user, $sql, db => 'restored');
 }
 
 my ($rc, $out, $err) = run_sql('data_team', 'SELECT count(*) FROM big');

@@ -38,13 +38,7 @@ my $heavy = 'SELECT count(*) FROM big';
 sub run_sql
 {
 	my ($user, $sql, $db) = @_;
-	my ($stdout, $stderr);
-	my $rc = $node->psql(
-		$db // 'postgres', $sql,
-		stdout => \$stdout,
-		stderr => \$stderr,
-		extra_params => [ '-U', $user, '-v', 'VERBOSITY=verbose' ]);
-	return ($rc, $stdout, $stderr);
+	return run_as($node, $user, $sql, db => $db);
 }
 
 # The guard rejects the heavy query of 'guarded' and lets a point query run.
@@ -66,14 +60,6 @@ sub open_session
 		'postgres',
 		on_error_stop => 0,
 		extra_params => [ '-U', $user, '-v', 'VERBOSITY=verbose' ]);
-}
-
-sub session_query
-{
-	my ($s, $sql) = @_;
-	$s->{stderr} = '';
-	my ($output) = $s->query($sql);
-	return ($output, $s->{stderr});
 }
 
 guard_works('at start');

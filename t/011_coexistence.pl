@@ -19,6 +19,10 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use GuardNode;
+
 my $node = PostgreSQL::Test::Cluster->new('coexist');
 $node->init;
 $node->append_conf(
@@ -42,13 +46,7 @@ sub set_preload
 sub run_sql
 {
 	my ($user, $sql, %opts) = @_;
-	my ($stdout, $stderr);
-	my $rc = $node->psql(
-		$opts{db} // 'postgres', $sql,
-		stdout => \$stdout,
-		stderr => \$stderr,
-		extra_params => [ '-U', $user, '-v', 'VERBOSITY=verbose' ]);
-	return ($rc, $stdout, $stderr);
+	return run_as($node, $user, $sql, %opts);
 }
 
 set_preload('pg_stat_statements, auto_explain, primary_guard');
