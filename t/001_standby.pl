@@ -103,6 +103,26 @@ like($err, qr/HINT:  Run this statement on the primary server\. Reports belong o
 	'SELECT payload FROM big WHERE id = 7');
 is($out, 'row 7', 'a point query by index still runs under the standby policy');
 
+# --- The standby records its own rejections (shared memory, no writes) ------
+
+is( $standby->safe_psql(
+		'postgres',
+		"SELECT role || '|' || server_state || '|' || verdict || '|' || rule || '|' || relation
+		   FROM primary_guard.recent_rejections() LIMIT 1"),
+	'standby_limited|standby|reject|max_scan_rows|big',
+	'recent_rejections() on the standby shows its own rejection');
+is( $standby->safe_psql(
+		'postgres',
+		"SELECT rejected > 0 AND checked >= rejected FROM primary_guard.stats WHERE role = 'standby_limited'"),
+	't', 'stats on the standby count the standby rejection');
+is( $primary->safe_psql(
+		'postgres',
+		"SELECT count(*) FROM primary_guard.stats WHERE role = 'standby_limited'"),
+	'0', 'the primary does not see the standby\'s counters');
+like(slurp_file($standby->logfile),
+	qr/primary_guard: verdict=reject rule=max_scan_rows role="standby_limited" state=standby relation="big"/,
+	'the standby logs the rejection as a key=value line');
+
 # --- A policy change reaches an open standby session ------------------------
 
 my $session = $standby->background_psql(
