@@ -61,11 +61,10 @@ RESET ROLE;
 SELECT * FROM primary_guard.check_query(NULL);
 SELECT * FROM primary_guard.check_query('');
 SELECT * FROM primary_guard.check_query('SELECT 1; SELECT 2');
-\set VERBOSITY terse
+-- Errors in the checked query point into it.
 SELECT * FROM primary_guard.check_query('SELEKT 1');
 SELECT * FROM primary_guard.check_query('SELECT * FROM regress_no_such_table');
 SELECT * FROM primary_guard.check_query('SELECT $1');
-\set VERBOSITY default
 SELECT * FROM primary_guard.check_query('SELECT 1', 'regress_no_such_role');
 SELECT * FROM primary_guard.check_query('SELECT 1', NULL, 'replica');
 

@@ -94,12 +94,40 @@ plan_utility_queries(Node *utility, const char *query_string, CheckTargets *targ
 	}
 }
 
+/*
+ * Errors in the checked query point into that query, not into the
+ * check_query() call around it (as SPI does for its statements).
+ */
+static void
+checked_query_error_callback(void *arg)
+{
+	const char *query = (const char *) arg;
+	int			position = geterrposition();
+
+	if (position > 0)
+	{
+		errposition(0);
+		internalerrposition(position);
+		internalerrquery(query);
+	}
+	else
+		errcontext("query checked by check_query(): \"%s\"", query);
+}
+
 /* Parse, analyze and plan one statement, collecting what to check. */
 static void
 plan_statement(const char *query_string, CheckTargets *targets)
 {
-	List	   *raw = pg_parse_query(query_string);
+	ErrorContextCallback errcallback;
+	List	   *raw;
 	ListCell   *lc;
+
+	errcallback.callback = checked_query_error_callback;
+	errcallback.arg = unconstify(char *, query_string);
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	raw = pg_parse_query(query_string);
 
 	if (list_length(raw) != 1)
 		ereport(ERROR,
@@ -121,6 +149,7 @@ plan_statement(const char *query_string, CheckTargets *targets)
 			targets->plans = lappend(targets->plans,
 									 pg_plan_query(q, query_string, CURSOR_OPT_PARALLEL_OK, NULL));
 	}
+	error_context_stack = errcallback.previous;
 }
 
 static char *

@@ -60,8 +60,17 @@ estimate_relation(Oid relid, double *rows, double *bytes)
 	double		tuples;
 	double		allvisfrac;
 
-	/* Already locked by the planner or the executor; COPY TO takes this lock too. */
-	rel = relation_open(relid, AccessShareLock);
+	/*
+	 * Already locked by the planner or the executor; COPY TO takes this lock
+	 * too.  A table dropped since COPY looked up its name measures as empty:
+	 * COPY then reports that it does not exist.
+	 */
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+	{
+		*rows = *bytes = 0;
+		return;
+	}
 	estimate_rel_size(rel, NULL, &pages, &tuples, &allvisfrac);
 	relation_close(rel, NoLock);
 	*rows = tuples;
