@@ -25,6 +25,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -88,6 +89,8 @@ static HTAB *role_stats = NULL;
 static Oid	local_role = InvalidOid;
 static GuardRoleStats *local_entry = NULL;
 static uint32 local_generation = 0;
+
+static void stats_xact_callback(XactEvent event, void *arg);
 
 PG_FUNCTION_INFO_V1(stats);
 PG_FUNCTION_INFO_V1(recent_rejections);
@@ -161,6 +164,7 @@ guard_stats_init(void)
 							100, 0, 100000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+	RegisterXactCallback(stats_xact_callback, NULL);
 }
 
 /* The counters of 'role', created on first use. */
@@ -199,13 +203,50 @@ role_entry(Oid role)
 	return entry;
 }
 
+/*
+ * "checked" counts are kept in the backend and added to shared memory at
+ * transaction end, so that many sessions of one role on many cores do not
+ * all write one cache line on every statement.
+ */
+static GuardRoleStats *pending_entry = NULL;
+static uint32 pending_generation = 0;
+static uint64 pending_checked = 0;
+
+static void
+flush_checked(void)
+{
+	/* After reset_stats() the entry may be gone: drop what was pending. */
+	if (pending_checked > 0 &&
+		pending_generation == pg_atomic_read_u32(&shared->generation))
+		pg_atomic_fetch_add_u64(&pending_entry->checked, pending_checked);
+	pending_checked = 0;
+	pending_entry = NULL;
+}
+
+static void
+stats_xact_callback(XactEvent event, void *arg)
+{
+	if (pending_entry != NULL)
+		flush_checked();
+}
+
 /* A statement was checked against a limit or deny policy of 'role'. */
 void
 guard_stats_count_checked(Oid role)
 {
+	GuardRoleStats *entry;
+
 	if (shared == NULL)
 		return;
-	pg_atomic_fetch_add_u64(&role_entry(role)->checked, 1);
+	entry = role_entry(role);
+	if (entry != pending_entry)
+	{
+		if (pending_entry != NULL)
+			flush_checked();
+		pending_entry = entry;
+		pending_generation = local_generation;
+	}
+	pending_checked++;
 }
 
 static void
