@@ -77,9 +77,12 @@
 #if PG_VERSION_NUM >= 170000
 #define GUARD_MAX_BACKEND_SLOTS (MaxBackends + NUM_AUXILIARY_PROCS)
 #define GUARD_MY_BACKEND_SLOT (MyProcNumber)
+#define GUARD_SLOT_PROC(slot) GetPGProcByNumber(slot)
 #else
+#include "storage/sinvaladt.h"
 #define GUARD_MAX_BACKEND_SLOTS (MaxBackends + 1)
 #define GUARD_MY_BACKEND_SLOT (MyBackendId)
+#define GUARD_SLOT_PROC(slot) BackendIdGetProc(slot)
 #endif
 
 /*

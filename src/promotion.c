@@ -70,6 +70,7 @@ static GuardPromoteSlot *slots = NULL;
 
 /* The query this backend flagged, so that its ExecutorEnd clears the flag. */
 static QueryDesc *flagged_query = NULL;
+static bool exit_callback_registered = false;
 
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 
@@ -112,6 +113,15 @@ my_slot(void)
 	return &slots[i];
 }
 
+static void clear_flag(void);
+
+/* A backend that exits while flagged must not leave its pid behind. */
+static void
+clear_flag_at_exit(int code, Datum arg)
+{
+	clear_flag();
+}
+
 static void
 clear_flag(void)
 {
@@ -148,6 +158,11 @@ guard_promotion_note_statement(QueryDesc *queryDesc)
 	slot = my_slot();
 	if (slot == NULL)
 		return;
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(clear_flag_at_exit, (Datum) 0);
+		exit_callback_registered = true;
+	}
 	SpinLockAcquire(&slot->mutex);
 	slot->flagged = true;
 	slot->pid = MyProcPid;
@@ -226,11 +241,16 @@ act_on_promotion(void)
 	for (int i = 0; i < slot_count(); i++)
 	{
 		GuardPromoteSlot copy;
+		PGPROC	   *proc;
 
 		SpinLockAcquire(&slots[i].mutex);
 		copy = slots[i];
 		SpinLockRelease(&slots[i].mutex);
 		if (!copy.flagged || copy.pid == 0)
+			continue;
+		/* Only the backend that flagged the slot, never a reused pid. */
+		proc = GUARD_SLOT_PROC(i);
+		if (proc == NULL || proc->pid != copy.pid)
 			continue;
 
 		ereport(LOG,
