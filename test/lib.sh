@@ -73,6 +73,15 @@ pg_guard_install_packages() {
 	fi
 }
 
+# pg_guard_use_installed_pg: for scripts also run by hand outside the
+# runner: the runner's PG_CONFIG if set, else the system PostgreSQL's, with
+# its bin directory first on PATH.
+pg_guard_use_installed_pg() {
+	PG_CONFIG=${PG_CONFIG:-$PG_GUARD_SYSTEM_BINDIR/pg_config}
+	PATH=$("$PG_CONFIG" --bindir):$PATH
+	export PG_CONFIG PATH
+}
+
 # pg_guard_as_user cmd...: run cmd in the current directory as the test user
 # (postgres when we are root, ourselves otherwise), with our PATH and PG_CONFIG.
 pg_guard_as_user() {

@@ -18,9 +18,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=test/lib.sh
 source "$repo/test/lib.sh"
 
-PG_CONFIG=${PG_CONFIG:-$PG_GUARD_SYSTEM_BINDIR/pg_config}
-PATH=$("$PG_CONFIG" --bindir):$PATH
-export PG_CONFIG PATH
+pg_guard_use_installed_pg
 CHURN_SECONDS=${CHURN_SECONDS:-15}
 CHURN_CLIENTS=${CHURN_CLIENTS:-4}
 

@@ -27,10 +27,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=test/lib.sh
 source "$repo/test/lib.sh"
 
-# By hand, outside the runner: the system PostgreSQL 15 binaries.
-PG_CONFIG=${PG_CONFIG:-$PG_GUARD_SYSTEM_BINDIR/pg_config}
-PATH=$("$PG_CONFIG" --bindir):$PATH
-export PG_CONFIG PATH
+pg_guard_use_installed_pg
 
 FUZZ_QUERIES=${FUZZ_QUERIES:-2000}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
