@@ -78,20 +78,14 @@ estimate_relation(Oid relid, double *rows, double *bytes)
 }
 
 /* Whether reading 'relid' is allowed even under 'deny'. */
-bool
-guard_relation_is_exempt(Oid relid)
+static bool
+relation_is_exempt(Oid relid)
 {
 	Oid			nsp = get_rel_namespace(relid);
 
 	return nsp == PG_CATALOG_NAMESPACE ||
 		nsp == PG_TOAST_NAMESPACE ||
 		nsp == get_namespace_oid("information_schema", true);
-}
-
-static void
-origin_text(StringInfo buf, const GuardOrigin *origin)
-{
-	guard_describe_origin(buf, origin);
 }
 
 static void
@@ -131,7 +125,7 @@ check_scan(const char *relname, const char *what, double rows, double bytes,
 		set_violation(v, ERRCODE_STATEMENT_TOO_COMPLEX, "max_scan_rows", state,
 					  relname, rows, (double) policy->max_scan_rows);
 		appendStringInfo(&detail, "%s would read about %.0f rows; the ", what, rows);
-		origin_text(&detail, &policy->rows_origin);
+		guard_describe_origin(&detail, &policy->rows_origin);
 		appendStringInfo(&detail, " allows " INT64_FORMAT ".", policy->max_scan_rows);
 	}
 	else if (policy->max_scan_size >= 0 && bytes > (double) policy->max_scan_size)
@@ -139,7 +133,7 @@ check_scan(const char *relname, const char *what, double rows, double bytes,
 		set_violation(v, ERRCODE_STATEMENT_TOO_COMPLEX, "max_scan_size", state,
 					  relname, bytes, (double) policy->max_scan_size);
 		appendStringInfo(&detail, "%s would read about %s; the ", what, pretty_bytes(bytes));
-		origin_text(&detail, &policy->size_origin);
+		guard_describe_origin(&detail, &policy->size_origin);
 		appendStringInfo(&detail, " allows %s.", pretty_bytes((double) policy->max_scan_size));
 	}
 	else
@@ -268,7 +262,7 @@ check_deny_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 		char	   *relname;
 		StringInfoData detail;
 
-		if (rte->rtekind != RTE_RELATION || guard_relation_is_exempt(rte->relid))
+		if (rte->rtekind != RTE_RELATION || relation_is_exempt(rte->relid))
 			continue;
 
 		relname = get_rel_name(rte->relid);
@@ -277,7 +271,7 @@ check_deny_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 							  guard_state_name(state), relname);
 		initStringInfo(&detail);
 		appendStringInfoString(&detail, "The ");
-		origin_text(&detail, &policy->origin);
+		guard_describe_origin(&detail, &policy->origin);
 		appendStringInfo(&detail, " denies access to tables on the %s server.",
 						 guard_state_name(state));
 		v->detail = detail.data;
@@ -324,7 +318,7 @@ check_limit_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 		initStringInfo(&detail);
 		appendStringInfo(&detail, "The planner estimates a total cost of %.0f; the ",
 						 stmt->planTree->total_cost);
-		origin_text(&detail, &policy->cost_origin);
+		guard_describe_origin(&detail, &policy->cost_origin);
 		appendStringInfo(&detail, " allows %.0f.", policy->max_cost);
 		v->detail = detail.data;
 		v->hint = guard_hint(policy, state);
@@ -378,7 +372,7 @@ allowed_under_deny(Node *parsetree)
 
 static bool
 command_violation(GuardViolation *v, const GuardPolicy *policy, GuardServerState state,
-				  const char *tagname, const char *verb, const GuardOrigin *origin)
+				  const char *tagname, const char *verb)
 {
 	StringInfoData detail;
 
@@ -389,7 +383,7 @@ command_violation(GuardViolation *v, const GuardPolicy *policy, GuardServerState
 						  guard_state_name(state), tagname);
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "The ");
-	origin_text(&detail, origin);
+	guard_describe_origin(&detail, &policy->origin);
 	appendStringInfo(&detail, " %s on the %s server.", verb, guard_state_name(state));
 	v->detail = detail.data;
 	v->hint = guard_hint(policy, state);
@@ -421,12 +415,11 @@ guard_check_utility(Node *parsetree, const GuardPolicy *policy,
 			return false;
 		if (copy != NULL && (copy->relation == NULL ||
 							 !OidIsValid(copy_relid) ||
-							 guard_relation_is_exempt(copy_relid)))
+							 relation_is_exempt(copy_relid)))
 			return false;
 		return command_violation(v, policy, state,
 								 GetCommandTagName(CreateCommandTag(parsetree)),
-								 "denies utility commands other than transaction control, SET, SHOW, PREPARE, EXECUTE, cursors, EXPLAIN, LISTEN, NOTIFY, DO and CALL",
-								 &policy->origin);
+								 "denies utility commands other than transaction control, SET, SHOW, PREPARE, EXECUTE, cursors, EXPLAIN, LISTEN, NOTIFY, DO and CALL");
 	}
 
 	tag = CreateCommandTag(parsetree);
@@ -434,8 +427,7 @@ guard_check_utility(Node *parsetree, const GuardPolicy *policy,
 	{
 		char	   *verb = psprintf("blocks %s", GetCommandTagName(tag));
 
-		return command_violation(v, policy, state, GetCommandTagName(tag), verb,
-								 &policy->origin);
+		return command_violation(v, policy, state, GetCommandTagName(tag), verb);
 	}
 
 	if (OidIsValid(copy_relid) && !copy->is_from &&

@@ -373,10 +373,3 @@ guard_resolve_session(GuardServerState state, GuardPolicy *out)
 	last_session_entry = entry;
 	*out = entry->policy;
 }
-
-/* Bytes the cache holds, for the benchmark's memory report. */
-Size
-guard_cache_memory(void)
-{
-	return cache_context ? MemoryContextMemAllocated(cache_context, true) : 0;
-}

@@ -39,7 +39,6 @@ typedef enum GuardServerState
 	GUARD_STANDBY = 1
 } GuardServerState;
 
-#define GUARD_NUM_STATES 2
 
 /* Ordered from weakest to strictest: merging keeps the larger one. */
 typedef enum GuardAction
@@ -116,7 +115,6 @@ extern void guard_cache_init(void);
 extern void guard_resolve_role(Oid role, GuardServerState state, GuardPolicy *out);
 extern void guard_resolve_session(GuardServerState state, GuardPolicy *out);
 extern void guard_merge_policy(GuardPolicy *into, const GuardPolicy *other);
-extern Size guard_cache_memory(void);
 
 /* policy_sql.c */
 extern void guard_policy_for_arguments(FunctionCallInfo fcinfo, int role_arg,
@@ -128,7 +126,6 @@ extern bool guard_check_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 							 GuardServerState state, GuardViolation *v);
 extern bool guard_check_utility(Node *parsetree, const GuardPolicy *policy,
 								GuardServerState state, GuardViolation *v);
-extern bool guard_relation_is_exempt(Oid relid);
 
 /* violation.c */
 extern const char *guard_role_name(Oid role);
