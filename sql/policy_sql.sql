@@ -17,7 +17,8 @@ SELECT max_scan_size FROM primary_guard.policy;
 SELECT primary_guard.set_policy('regress_analysts', 'limit', max_scan_rows => 0);
 SELECT primary_guard.set_policy('regress_analysts', 'deny', server_state => 'standby');
 SELECT primary_guard.set_policy('public', 'allow');
-SELECT primary_guard.set_policy('regress_data_team', 'allow', 'STANDBY');
+-- Keywords are case-insensitive and stored lower-case.
+SELECT primary_guard.set_policy('regress_data_team', 'Allow', 'STANDBY', mode => 'ENFORCE');
 SELECT role, server_state, action, mode, max_cost, max_scan_rows, max_scan_size, blocked_commands, note
   FROM primary_guard.policies ORDER BY role, server_state;
 

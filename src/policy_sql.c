@@ -27,6 +27,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/formatting.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 
@@ -53,6 +54,15 @@ required_text(FunctionCallInfo fcinfo, int argno, const char *name)
 	if (PG_ARGISNULL(argno))
 		invalid_argument(psprintf("%s must not be NULL", name), NULL);
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/* A keyword argument (action, mode): case-insensitive, as tags and states are. */
+static char *
+required_word(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	char	   *word = required_text(fcinfo, argno, name);
+
+	return asc_tolower(word, strlen(word));
 }
 
 /*
@@ -170,13 +180,13 @@ set_policy(PG_FUNCTION_ARGS)
 	require_primary();
 
 	role = role_argument(fcinfo, 0, false);
-	action = required_text(fcinfo, 1, "action");
+	action = required_word(fcinfo, 1, "action");
 	if (strcmp(action, "allow") != 0 && strcmp(action, "limit") != 0 &&
 		strcmp(action, "deny") != 0)
 		invalid_argument(psprintf("invalid action \"%s\"", action),
 						 "Valid actions are allow, limit and deny.");
 	state = state_argument(fcinfo, 2);
-	mode = required_text(fcinfo, 7, "mode");
+	mode = required_word(fcinfo, 7, "mode");
 	if (strcmp(mode, "enforce") != 0 && strcmp(mode, "warn") != 0)
 		invalid_argument(psprintf("invalid mode \"%s\"", mode),
 						 "Valid modes are enforce and warn.");
