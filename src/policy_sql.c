@@ -120,6 +120,41 @@ require_primary(void)
 				 errhint("Change policies on the primary server; they replicate to standbys.")));
 }
 
+/*
+ * Bytes of a size such as '500MB', '1GB' or '8192', as pg_size_bytes()
+ * reads them.  Every way it can fail (including sizes beyond bigint) is a
+ * bad argument here: 22023, with pg_size_bytes()'s own explanation.
+ */
+static int64
+size_argument(Datum size)
+{
+	MemoryContext context = CurrentMemoryContext;
+	int64		bytes = 0;
+
+	PG_TRY();
+	{
+		bytes = DatumGetInt64(DirectFunctionCall1(pg_size_bytes, size));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid max_scan_size \"%s\"", TextDatumGetCString(size)),
+				 edata->detail ? errdetail_internal("%s", edata->detail) :
+				 edata->sqlerrcode == ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE ?
+				 errdetail("The size does not fit in a bigint number of bytes.") : 0,
+				 edata->hint ? errhint("%s", edata->hint) :
+				 errhint("Use a size such as '500MB', '1GB' or a number of bytes.")));
+	}
+	PG_END_TRY();
+	return bytes;
+}
+
 /* Validated, upper-case, sorted, duplicate-free blocked_commands. */
 static Datum
 blocked_commands_argument(ArrayType *arr)
@@ -209,11 +244,11 @@ set_policy(PG_FUNCTION_ARGS)
 	}
 	if (!PG_ARGISNULL(5))
 	{
-		Datum		bytes = DirectFunctionCall1(pg_size_bytes, PG_GETARG_DATUM(5));
+		int64		bytes = size_argument(PG_GETARG_DATUM(5));
 
-		if (DatumGetInt64(bytes) < 0)
+		if (bytes < 0)
 			invalid_argument("max_scan_size must be zero or more", NULL);
-		values[6] = bytes;
+		values[6] = Int64GetDatum(bytes);
 		nulls[6] = ' ';
 	}
 	if (!PG_ARGISNULL(6))
