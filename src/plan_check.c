@@ -88,17 +88,34 @@ relation_is_exempt(Oid relid)
 		nsp == get_namespace_oid("information_schema", true);
 }
 
-static void
-set_violation(GuardViolation *v, int sqlstate, const char *rule,
-			  GuardServerState state, const char *relation,
-			  double estimate, double limit)
+/*
+ * Fill 'v' and return true.  Every rejection reads the same way:
+ * "statement rejected on <state> server: <problem>", a DETAIL of
+ * <before> + "policy for role ... (via ...)" + <after>, and the hint.
+ */
+static bool
+violation(GuardViolation *v, const GuardPolicy *policy, GuardServerState state,
+		  int sqlstate, const char *rule, const char *relation,
+		  double estimate, double limit, const char *problem,
+		  const char *before, const GuardOrigin *origin, const char *after)
 {
+	StringInfoData detail;
+
 	memset(v, 0, sizeof(*v));
 	v->sqlstate = sqlstate;
 	v->rule = rule;
 	v->relation = relation ? pstrdup(relation) : NULL;
 	v->estimate = estimate;
 	v->limit = limit;
+	v->message = psprintf("statement rejected on %s server: %s",
+						  guard_state_name(state), problem);
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, before);
+	guard_describe_origin(&detail, origin);
+	appendStringInfoString(&detail, after);
+	v->detail = detail.data;
+	v->hint = guard_hint(policy, state);
+	return true;
 }
 
 static char *
@@ -116,35 +133,24 @@ static bool
 check_scan(const char *relname, const char *what, double rows, double bytes,
 		   const GuardPolicy *policy, GuardServerState state, GuardViolation *v)
 {
-	StringInfoData detail;
-	const char *message_fmt = "statement rejected on %s server: full scan of \"%s\" is too large";
+	char	   *problem = psprintf("full scan of \"%s\" is too large", relname);
 
-	initStringInfo(&detail);
 	if (policy->max_scan_rows >= 0 && rows > (double) policy->max_scan_rows)
-	{
-		set_violation(v, ERRCODE_STATEMENT_TOO_COMPLEX, "max_scan_rows", state,
-					  relname, rows, (double) policy->max_scan_rows);
-		appendStringInfo(&detail, "%s would read about %.0f rows; the ", what, rows);
-		guard_describe_origin(&detail, &policy->rows_origin);
-		appendStringInfo(&detail, " allows " INT64_FORMAT ".", policy->max_scan_rows);
-	}
-	else if (policy->max_scan_size >= 0 && bytes > (double) policy->max_scan_size)
-	{
-		set_violation(v, ERRCODE_STATEMENT_TOO_COMPLEX, "max_scan_size", state,
-					  relname, bytes, (double) policy->max_scan_size);
-		appendStringInfo(&detail, "%s would read about %s; the ", what, pretty_bytes(bytes));
-		guard_describe_origin(&detail, &policy->size_origin);
-		appendStringInfo(&detail, " allows %s.", pretty_bytes((double) policy->max_scan_size));
-	}
-	else
-	{
-		pfree(detail.data);
-		return false;
-	}
-	v->message = psprintf(message_fmt, guard_state_name(state), relname);
-	v->detail = detail.data;
-	v->hint = guard_hint(policy, state);
-	return true;
+		return violation(v, policy, state, ERRCODE_STATEMENT_TOO_COMPLEX,
+						 "max_scan_rows", relname, rows, (double) policy->max_scan_rows,
+						 problem,
+						 psprintf("%s would read about %.0f rows; the ", what, rows),
+						 &policy->rows_origin,
+						 psprintf(" allows " INT64_FORMAT ".", policy->max_scan_rows));
+	if (policy->max_scan_size >= 0 && bytes > (double) policy->max_scan_size)
+		return violation(v, policy, state, ERRCODE_STATEMENT_TOO_COMPLEX,
+						 "max_scan_size", relname, bytes, (double) policy->max_scan_size,
+						 problem,
+						 psprintf("%s would read about %s; the ", what, pretty_bytes(bytes)),
+						 &policy->size_origin,
+						 psprintf(" allows %s.", pretty_bytes((double) policy->max_scan_size)));
+	pfree(problem);
+	return false;
 }
 
 static void
@@ -260,23 +266,17 @@ check_deny_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 	{
 		RangeTblEntry *rte = (RangeTblEntry *) lfirst(lc);
 		char	   *relname;
-		StringInfoData detail;
 
 		if (rte->rtekind != RTE_RELATION || relation_is_exempt(rte->relid))
 			continue;
 
 		relname = get_rel_name(rte->relid);
-		set_violation(v, ERRCODE_INSUFFICIENT_PRIVILEGE, "deny", state, relname, 0, 0);
-		v->message = psprintf("statement rejected on %s server: access to \"%s\" is denied",
-							  guard_state_name(state), relname);
-		initStringInfo(&detail);
-		appendStringInfoString(&detail, "The ");
-		guard_describe_origin(&detail, &policy->origin);
-		appendStringInfo(&detail, " denies access to tables on the %s server.",
-						 guard_state_name(state));
-		v->detail = detail.data;
-		v->hint = guard_hint(policy, state);
-		return true;
+		return violation(v, policy, state, ERRCODE_INSUFFICIENT_PRIVILEGE, "deny",
+						 relname, 0, 0,
+						 psprintf("access to \"%s\" is denied", relname),
+						 "The ", &policy->origin,
+						 psprintf(" denies access to tables on the %s server.",
+								  guard_state_name(state)));
 	}
 	return false;
 }
@@ -308,22 +308,13 @@ check_limit_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 	}
 
 	if (policy->max_cost >= 0 && stmt->planTree->total_cost > policy->max_cost)
-	{
-		StringInfoData detail;
-
-		set_violation(v, ERRCODE_STATEMENT_TOO_COMPLEX, "max_cost", state, NULL,
-					  stmt->planTree->total_cost, policy->max_cost);
-		v->message = psprintf("statement rejected on %s server: estimated cost is too high",
-							  guard_state_name(state));
-		initStringInfo(&detail);
-		appendStringInfo(&detail, "The planner estimates a total cost of %.0f; the ",
-						 stmt->planTree->total_cost);
-		guard_describe_origin(&detail, &policy->cost_origin);
-		appendStringInfo(&detail, " allows %.0f.", policy->max_cost);
-		v->detail = detail.data;
-		v->hint = guard_hint(policy, state);
-		return true;
-	}
+		return violation(v, policy, state, ERRCODE_STATEMENT_TOO_COMPLEX, "max_cost",
+						 NULL, stmt->planTree->total_cost, policy->max_cost,
+						 "estimated cost is too high",
+						 psprintf("The planner estimates a total cost of %.0f; the ",
+								  stmt->planTree->total_cost),
+						 &policy->cost_origin,
+						 psprintf(" allows %.0f.", policy->max_cost));
 	return false;
 }
 
@@ -374,20 +365,12 @@ static bool
 command_violation(GuardViolation *v, const GuardPolicy *policy, GuardServerState state,
 				  const char *tagname, const char *verb)
 {
-	StringInfoData detail;
-
-	set_violation(v, ERRCODE_INSUFFICIENT_PRIVILEGE,
-				  policy->action == GUARD_ACTION_DENY ? "deny" : "blocked_command",
-				  state, NULL, 0, 0);
-	v->message = psprintf("statement rejected on %s server: %s is not allowed",
-						  guard_state_name(state), tagname);
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, "The ");
-	guard_describe_origin(&detail, &policy->origin);
-	appendStringInfo(&detail, " %s on the %s server.", verb, guard_state_name(state));
-	v->detail = detail.data;
-	v->hint = guard_hint(policy, state);
-	return true;
+	return violation(v, policy, state, ERRCODE_INSUFFICIENT_PRIVILEGE,
+					 policy->action == GUARD_ACTION_DENY ? "deny" : "blocked_command",
+					 NULL, 0, 0,
+					 psprintf("%s is not allowed", tagname),
+					 "The ", &policy->origin,
+					 psprintf(" %s on the %s server.", verb, guard_state_name(state)));
 }
 
 /*
