@@ -18,10 +18,10 @@ OBJS = \
 PGFILEDESC = "primary_guard - per-role query limits that follow primary/standby state"
 
 EXTENSION = primary_guard
-DATA = primary_guard--1.0.sql
+DATA = primary_guard--1.0.sql primary_guard--1.1.sql primary_guard--1.0--1.1.sql primary_guard--1.0.control
 
 TEST_CONF = test/primary_guard.conf
-REGRESS = install policy_sql resolution executor utility check_query stats security bad_input
+REGRESS = install extension_schema policy_sql resolution executor utility check_query stats security bad_input
 REGRESS_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check
 ISOLATION = policy_change policy_race
 ISOLATION_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check_iso
