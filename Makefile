@@ -7,9 +7,12 @@ OBJS = \
 	src/policy_catalog.o \
 	src/policy_cache.o \
 	src/policy_sql.o \
+	src/scan_estimate.o \
 	src/plan_check.o \
 	src/executor_guard.o \
+	src/runtime_limits.o \
 	src/utility_guard.o \
+	src/function_guard.o \
 	src/violation.o \
 	src/check_query.o \
 	src/stats.o \
@@ -21,7 +24,7 @@ EXTENSION = primary_guard
 DATA = primary_guard--1.0.sql primary_guard--1.1.sql primary_guard--1.0--1.1.sql primary_guard--1.0.control
 
 TEST_CONF = test/primary_guard.conf
-REGRESS = install extension_schema policy_sql resolution executor utility check_query stats security bad_input
+REGRESS = install extension_schema policy_sql resolution executor rows_read utility check_query stats security bad_input
 REGRESS_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check
 ISOLATION = policy_change policy_race
 ISOLATION_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check_iso

@@ -21,6 +21,8 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "rewrite/rewriteHandler.h"
+#include "tcop/dest.h"
+#include "utils/snapmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 
@@ -171,6 +173,27 @@ allowed_reason(const GuardPolicy *policy, GuardServerState state)
 }
 
 /*
+ * The plan check, on an executor state started as plain EXPLAIN starts one
+ * (nothing runs; initial partition pruning happens as it would).
+ */
+static bool
+check_planned(PlannedStmt *stmt, const GuardPolicy *policy, GuardServerState state,
+			  GuardViolation *v)
+{
+	QueryDesc  *queryDesc;
+	GuardReads	reads;
+	bool		violated;
+
+	queryDesc = CreateQueryDesc(stmt, "", GetActiveSnapshot(), InvalidSnapshot,
+								None_Receiver, NULL, NULL, 0);
+	ExecutorStart(queryDesc, EXEC_FLAG_EXPLAIN_ONLY);
+	violated = guard_check_plan(queryDesc, policy, state, &reads, v);
+	ExecutorEnd(queryDesc);
+	FreeQueryDesc(queryDesc);
+	return violated;
+}
+
+/*
  * check_query(query text, role text, server_state text)
  *		RETURNS TABLE(verdict text, reason text, estimated_cost float8)
  */
@@ -218,11 +241,17 @@ check_query(PG_FUNCTION_ARGS)
 		PG_CHECK_PLAN_PERMISSIONS(lfirst_node(PlannedStmt, lc));
 
 	foreach(lc, targets.utilities)
+	{
+		Node	   *utility = (Node *) lfirst(lc);
+		Oid			copy_relid = IsA(utility, CopyStmt) ?
+			guard_copy_relation((CopyStmt *) utility) : InvalidOid;
+
 		if (!violated)
-			violated = guard_check_utility(lfirst(lc), &policy, state, &v);
+			violated = guard_check_utility(utility, copy_relid, &policy, state, &v);
+	}
 	foreach(lc, targets.plans)
 		if (!violated)
-			violated = guard_check_plan(lfirst_node(PlannedStmt, lc), &policy, state, &v);
+			violated = check_planned(lfirst_node(PlannedStmt, lc), &policy, state, &v);
 
 	values[0] = CStringGetTextDatum(!violated ? "allow" : policy.enforce ? "reject" : "warn");
 	values[1] = CStringGetTextDatum(violated ? guard_violation_reason(&v) :

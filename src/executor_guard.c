@@ -1,13 +1,21 @@
 /*-------------------------------------------------------------------------
  *
  * executor_guard.c
- *		The ExecutorStart hook: checks every plan before it runs.
+ *		The executor hooks: every plan is checked once its executor state
+ *		is built and before a single row is read; the run-time limits are
+ *		set up then, and enforced while it runs.
  *
  * Runs for every statement that reaches the executor, at every nesting
  * level (functions, DO blocks, EXECUTE, cursors, CREATE TABLE AS, REFRESH
  * MATERIALIZED VIEW, COPY (query) TO, EXPLAIN ANALYZE).  Plain EXPLAIN
- * passes EXEC_FLAG_EXPLAIN_ONLY and is never rejected.  For a session no
- * policy applies to, the cost is one cached lookup and no allocation.
+ * passes EXEC_FLAG_EXPLAIN_ONLY and is never rejected.  The check follows
+ * standard_ExecutorStart so that partitions removed by initial run-time
+ * pruning are not counted (a generic plan then counts what a custom plan
+ * would); ExecutorStart opens relations but reads no table page.
+ *
+ * For a session no policy applies to, the cost is one cached lookup and no
+ * allocation; ExecutorRun and ExecutorFinish only chain unless a
+ * max_duration timer is armed.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,6 +27,9 @@
 #include "primary_guard.h"
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 
 /* In a parallel worker: whether the leader's plan fragment has started. */
 static bool worker_fragment_started = false;
@@ -39,27 +50,114 @@ is_leader_fragment(QueryDesc *queryDesc)
 		queryDesc->plannedstmt->utilityStmt == NULL;
 }
 
-static PG_EXECUTOR_START_RESULT
+static void
 guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (guard_session_is_checked() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
-		!is_leader_fragment(queryDesc))
-	{
-		GuardServerState state = guard_current_state();
-		GuardPolicy policy;
-		GuardViolation v;
+	bool		checked = guard_session_is_checked() &&
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
+		!is_leader_fragment(queryDesc);
+	GuardServerState state = GUARD_PRIMARY;
+	GuardPolicy policy;
+	bool		has_policy = false;
 
-		if (guard_statement_policy(state, &policy) &&
-			guard_check_plan(queryDesc->plannedstmt, &policy, state, &v))
-			guard_report(&v, &policy, state, queryDesc->sourceText);
-		if (state == GUARD_STANDBY && !IsParallelWorker())
-			guard_promotion_note_statement(queryDesc);
+	if (checked)
+	{
+		state = guard_current_state();
+		has_policy = guard_statement_policy(state, &policy);
+		guard_duration_statement(has_policy ? &policy : NULL, state);
 	}
+	else if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+		guard_duration_statement(NULL, state);
 
 	if (prev_ExecutorStart)
-		PG_EXECUTOR_START_RETURN(prev_ExecutorStart(queryDesc, eflags));
+		prev_ExecutorStart(queryDesc, eflags);
 	else
-		PG_EXECUTOR_START_RETURN(standard_ExecutorStart(queryDesc, eflags));
+		standard_ExecutorStart(queryDesc, eflags);
+
+	if (has_policy)
+	{
+		GuardReads	reads;
+		GuardViolation v;
+
+		/* In warn mode, one warning per statement: no counting after it. */
+		if (guard_check_plan(queryDesc, &policy, state, &reads, &v))
+			guard_report(&v, &policy, state, queryDesc->sourceText);
+		else
+			guard_runtime_start(queryDesc, &policy, state, &reads);
+	}
+	if (checked && state == GUARD_STANDBY && !IsParallelWorker())
+		guard_promotion_note_statement(queryDesc);
+}
+
+/*
+ * ExecutorRun and ExecutorFinish: while a max_duration timer is armed,
+ * turn the cancel it causes into the policy's error.
+ */
+static void
+guard_ExecutorRun(PG_EXECUTOR_RUN_HOOK_ARGS)
+{
+	MemoryContext context = CurrentMemoryContext;
+
+	if (!guard_duration_armed())
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(PG_EXECUTOR_RUN_CALL_ARGS);
+		else
+			standard_ExecutorRun(PG_EXECUTOR_RUN_CALL_ARGS);
+		return;
+	}
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(PG_EXECUTOR_RUN_CALL_ARGS);
+		else
+			standard_ExecutorRun(PG_EXECUTOR_RUN_CALL_ARGS);
+	}
+	PG_CATCH();
+	{
+		guard_duration_rethrow(context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+static void
+guard_ExecutorFinish(QueryDesc *queryDesc)
+{
+	MemoryContext context = CurrentMemoryContext;
+
+	if (!guard_duration_armed())
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+		return;
+	}
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_CATCH();
+	{
+		guard_duration_rethrow(context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/* ExecutorEnd: a warn-mode max_duration overrun is told when it ends. */
+static void
+guard_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+	guard_duration_warn();
 }
 
 void
@@ -67,4 +165,10 @@ guard_install_executor_hook(void)
 {
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = guard_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = guard_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = guard_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = guard_ExecutorEnd;
 }

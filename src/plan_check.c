@@ -4,14 +4,13 @@
  *		Deciding whether a plan or a utility command breaks a policy.
  *
  * This is the single evaluation used by the ExecutorStart hook, the
- * ProcessUtility hook and check_query().  It only reads: plans, relation
- * sizes and catalog names.  It allocates only when a policy is 'limit' or
- * 'deny' (never on the path of an allowed or unpoliced session).
+ * ProcessUtility hook, the promotion watcher's flagging and check_query().
+ * It only reads: plans, relation sizes and catalog names.  It allocates
+ * only when a policy is 'limit' or 'deny' (never on the path of an allowed
+ * or unpoliced session), and formats text only for a violation.
  *
- * Full-scan estimates are the planner's own estimate of the whole relation
- * (estimate_rel_size: current size on disk, tuple density from pg_class or
- * from column widths if never analyzed), not the rows that survive a WHERE
- * clause: "count(*) FROM big WHERE rare" still reads all of big.
+ * What a plan reads from each relation is estimated in scan_estimate.c;
+ * the rules here compare it with the policy.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,6 +19,9 @@
 #include "access/relation.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_statistic.h"
+#include "catalog/pg_statistic_ext_data.h"
+#include "executor/execdesc.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/pathnodes.h"
@@ -33,59 +35,30 @@
 
 #include "primary_guard.h"
 
-/* The full scans of one relation (a table, or a parent and its children). */
-typedef struct FullScan
-{
-	int			nscans;
-	const char *kind;			/* of the first scan seen */
-	double		rows;
-	double		bytes;
-} FullScan;
-
-typedef struct ScanCollector
-{
-	PlannedStmt *stmt;
-	Index		nrels;
-	/* Allocated at the first full scan: most plans have none. */
-	Index	   *parent_of;		/* rt index -> parent rt index, 0 if none */
-	FullScan   *scans;			/* indexed by the top parent's rt index */
-} ScanCollector;
-
-/* The planner's estimate of a whole relation: rows and bytes. */
-static void
-estimate_relation(Oid relid, double *rows, double *bytes)
-{
-	Relation	rel;
-	BlockNumber pages;
-	double		tuples;
-	double		allvisfrac;
-
-	/*
-	 * Already locked by the planner or the executor; COPY TO takes this lock
-	 * too.  A table dropped since COPY looked up its name measures as empty:
-	 * COPY then reports that it does not exist.
-	 */
-	rel = try_relation_open(relid, AccessShareLock);
-	if (rel == NULL)
-	{
-		*rows = *bytes = 0;
-		return;
-	}
-	estimate_rel_size(rel, NULL, &pages, &tuples, &allvisfrac);
-	relation_close(rel, NoLock);
-	*rows = tuples;
-	*bytes = (double) pages * BLCKSZ;
-}
-
-/* Whether reading 'relid' is allowed even under 'deny'. */
-static bool
-relation_is_exempt(Oid relid)
+/*
+ * Whether 'relid' lives in pg_catalog, information_schema or pg_toast.
+ * Such relations count for nothing under max_scan_rows / max_scan_size, so
+ * that psql's \d, drivers and BI tools introspect under any limit.
+ */
+bool
+guard_relation_is_system(Oid relid)
 {
 	Oid			nsp = get_rel_namespace(relid);
 
-	return nsp == PG_CATALOG_NAMESPACE ||
-		nsp == PG_TOAST_NAMESPACE ||
-		nsp == get_namespace_oid("information_schema", true);
+	return nsp == PG_CATALOG_NAMESPACE || nsp == PG_TOAST_NAMESPACE ||
+		nsp == guard_information_schema();
+}
+
+/*
+ * Whether a 'deny' policy lets a statement read 'relid': system relations,
+ * except the statistics catalogs, which hold samples of table contents
+ * (most common values, histograms) that views like pg_stats show.
+ */
+static bool
+deny_allows_relation(Oid relid)
+{
+	return guard_relation_is_system(relid) &&
+		relid != StatisticRelationId && relid != StatisticExtDataRelationId;
 }
 
 /*
@@ -125,135 +98,101 @@ pretty_bytes(double bytes)
 		DirectFunctionCall1(pg_size_pretty, Int64GetDatum((int64) bytes))));
 }
 
+/* The relation's name for a message; its OID if it was dropped meanwhile. */
+static char *
+relation_name(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	return name ? name : psprintf("%u", relid);
+}
+
+/* e.g. 'Index scan of "t"', '3 scans of "t"' */
+static char *
+describe_reads(const GuardRelRead *rel, const char *relname)
+{
+	if (rel->partitions)
+		return psprintf("Scans of %d partitions or child tables of \"%s\"",
+						rel->nscans, relname);
+	if (rel->nscans > 1)
+		return psprintf("%d scans of \"%s\"", rel->nscans, relname);
+	return psprintf("%s of \"%s\"", rel->kind, relname);
+}
+
+/* ' in 300000 loops' for one scan that runs more than once, else ''. */
+static const char *
+describe_loops(const GuardRelRead *rel)
+{
+	if (rel->nscans == 1 && rel->loops >= 1.5)
+		return psprintf(" in %.0f loops", rel->loops);
+	return "";
+}
+
 /*
- * Compare one relation's full scans against the policy's scan limits.
- * 'what' describes the reading, e.g. "Sequential scan".
+ * Compare what the statement would read from one relation with the scan
+ * limits.  A limit of zero forbids full scans (as in 1.0, and as
+ * CockroachDB's large_full_scan_rows = 0): only full scans count for it.
+ * Nothing is formatted unless a limit is exceeded.
  */
 static bool
-check_scan(const char *relname, const char *what, double rows, double bytes,
-		   const GuardPolicy *policy, GuardServerState state, GuardViolation *v)
+check_relation(const GuardRelRead *rel, const GuardPolicy *policy,
+			   GuardServerState state, GuardViolation *v)
 {
-	char	   *problem = psprintf("full scan of \"%s\" is too large", relname);
+	double		rows = policy->max_scan_rows == 0 ? rel->full_rows : rel->rows;
+	double		bytes = policy->max_scan_size == 0 ? rel->full_bytes : rel->bytes;
+	bool		over_rows = policy->max_scan_rows >= 0 && rows > (double) policy->max_scan_rows;
+	bool		over_size = !over_rows && policy->max_scan_size >= 0 &&
+		bytes > (double) policy->max_scan_size;
+	int64		limit;
+	char	   *relname;
+	char	   *problem;
 
-	if (policy->max_scan_rows >= 0 && rows > (double) policy->max_scan_rows)
+	if (!over_rows && !over_size)
+		return false;
+
+	limit = over_rows ? policy->max_scan_rows : policy->max_scan_size;
+	relname = relation_name(rel->relid);
+	problem = limit == 0 || rel->rows == rel->full_rows ?
+		psprintf("full scan of \"%s\" is too large", relname) :
+		psprintf("read of \"%s\" is too large", relname);
+	if (over_rows)
 		return violation(v, policy, state, ERRCODE_STATEMENT_TOO_COMPLEX,
-						 "max_scan_rows", relname, rows, (double) policy->max_scan_rows,
-						 problem,
-						 psprintf("%s would read about %.0f rows; the ", what, rows),
+						 "max_scan_rows", relname, rows, (double) limit, problem,
+						 psprintf("%s would read about %.0f rows%s; the ",
+								  describe_reads(rel, relname), rows, describe_loops(rel)),
 						 &policy->rows_origin,
-						 psprintf(" allows " INT64_FORMAT ".", policy->max_scan_rows));
-	if (policy->max_scan_size >= 0 && bytes > (double) policy->max_scan_size)
-		return violation(v, policy, state, ERRCODE_STATEMENT_TOO_COMPLEX,
-						 "max_scan_size", relname, bytes, (double) policy->max_scan_size,
-						 problem,
-						 psprintf("%s would read about %s; the ", what, pretty_bytes(bytes)),
-						 &policy->size_origin,
-						 psprintf(" allows %s.", pretty_bytes((double) policy->max_scan_size)));
-	pfree(problem);
-	return false;
+						 limit == 0 ? " allows no full scans." :
+						 psprintf(" allows " INT64_FORMAT ".", limit));
+	return violation(v, policy, state, ERRCODE_STATEMENT_TOO_COMPLEX,
+					 "max_scan_size", relname, bytes, (double) limit, problem,
+					 psprintf("%s would read about %s%s; the ",
+							  describe_reads(rel, relname), pretty_bytes(bytes),
+							  describe_loops(rel)),
+					 &policy->size_origin,
+					 limit == 0 ? " allows no full scans." :
+					 psprintf(" allows %s.", pretty_bytes((double) limit)));
 }
 
-static void
-add_full_scan(ScanCollector *c, Index rti, const char *kind)
+/*
+ * A relation passed max_scan_rows while the statement ran: the same rule,
+ * told as the count against the estimate, so the user learns the estimate
+ * was wrong.
+ */
+void
+guard_runtime_violation(GuardViolation *v, const GuardPolicy *policy,
+						GuardServerState state, const GuardRelRead *rel)
 {
-	Index		top = rti;
-	FullScan   *scan;
-	double		rows;
-	double		bytes;
-	ListCell   *lc;
+	char	   *relname = relation_name(rel->relid);
 
-	if (c->scans == NULL)
-	{
-		c->parent_of = palloc0((c->nrels + 1) * sizeof(Index));
-		c->scans = palloc0((c->nrels + 1) * sizeof(FullScan));
-		foreach(lc, c->stmt->appendRelations)
-		{
-			AppendRelInfo *info = (AppendRelInfo *) lfirst(lc);
-
-			if (info->child_relid <= c->nrels)
-				c->parent_of[info->child_relid] = info->parent_relid;
-		}
-	}
-
-	/* Children scanned in full count as one scan of their top relation. */
-	while (c->parent_of[top] != 0 &&
-		   rt_fetch(c->parent_of[top], c->stmt->rtable)->rtekind == RTE_RELATION)
-		top = c->parent_of[top];
-
-	estimate_relation(rt_fetch(rti, c->stmt->rtable)->relid, &rows, &bytes);
-	scan = &c->scans[top];
-	if (scan->nscans++ == 0)
-		scan->kind = kind;
-	scan->rows += rows;
-	scan->bytes += bytes;
-}
-
-static void collect_full_scans(Plan *plan, ScanCollector *c);
-
-static void
-collect_list(List *plans, ScanCollector *c)
-{
-	ListCell   *lc;
-
-	foreach(lc, plans)
-		collect_full_scans((Plan *) lfirst(lc), c);
-}
-
-/* Walk a plan tree, recording every full scan. */
-static void
-collect_full_scans(Plan *plan, ScanCollector *c)
-{
-	if (plan == NULL)
-		return;
-	check_stack_depth();
-
-	switch (nodeTag(plan))
-	{
-		case T_SeqScan:
-			add_full_scan(c, ((Scan *) plan)->scanrelid,
-						  plan->parallel_aware ? "Parallel sequential scan" : "Sequential scan");
-			break;
-		case T_SampleScan:
-			/* TABLESAMPLE reads (BERNOULLI) or may read (SYSTEM) every page. */
-			add_full_scan(c, ((Scan *) plan)->scanrelid, "Sample scan");
-			break;
-		case T_TidRangeScan:
-			/* A ctid range can span the whole table: treated as a full scan. */
-			add_full_scan(c, ((Scan *) plan)->scanrelid, "TID range scan");
-			break;
-		case T_IndexScan:
-			if (((IndexScan *) plan)->indexqual == NIL)
-				add_full_scan(c, ((Scan *) plan)->scanrelid,
-							  "Index scan without an index condition");
-			break;
-		case T_IndexOnlyScan:
-			if (((IndexOnlyScan *) plan)->indexqual == NIL)
-				add_full_scan(c, ((Scan *) plan)->scanrelid,
-							  "Index-only scan without an index condition");
-			break;
-		case T_Append:
-			collect_list(((Append *) plan)->appendplans, c);
-			break;
-		case T_MergeAppend:
-			collect_list(((MergeAppend *) plan)->mergeplans, c);
-			break;
-		case T_BitmapAnd:
-			collect_list(((BitmapAnd *) plan)->bitmapplans, c);
-			break;
-		case T_BitmapOr:
-			collect_list(((BitmapOr *) plan)->bitmapplans, c);
-			break;
-		case T_SubqueryScan:
-			collect_full_scans(((SubqueryScan *) plan)->subplan, c);
-			break;
-		case T_CustomScan:
-			collect_list(((CustomScan *) plan)->custom_plans, c);
-			break;
-		default:
-			break;
-	}
-	collect_full_scans(plan->lefttree, c);
-	collect_full_scans(plan->righttree, c);
+	violation(v, policy, state, ERRCODE_STATEMENT_TOO_COMPLEX, "max_scan_rows",
+			  relname, (double) rel->counted, (double) policy->max_scan_rows, "",
+			  psprintf("%s returned " INT64_FORMAT " rows while the statement ran, where the planner estimated about %.0f; the ",
+					   describe_reads(rel, relname), rel->counted, rel->rows),
+			  &policy->rows_origin,
+			  psprintf(" allows " INT64_FORMAT ".", policy->max_scan_rows));
+	v->message = psprintf("statement stopped on %s server while running: too many rows read from \"%s\"",
+						  guard_state_name(state), relname);
+	v->runtime = true;
 }
 
 static bool
@@ -267,10 +206,10 @@ check_deny_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 		RangeTblEntry *rte = (RangeTblEntry *) lfirst(lc);
 		char	   *relname;
 
-		if (rte->rtekind != RTE_RELATION || relation_is_exempt(rte->relid))
+		if (rte->rtekind != RTE_RELATION || deny_allows_relation(rte->relid))
 			continue;
 
-		relname = get_rel_name(rte->relid);
+		relname = relation_name(rte->relid);
 		return violation(v, policy, state, ERRCODE_INSUFFICIENT_PRIVILEGE, "deny",
 						 relname, 0, 0,
 						 psprintf("access to \"%s\" is denied", relname),
@@ -282,54 +221,45 @@ check_deny_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 }
 
 static bool
-check_limit_plan(PlannedStmt *stmt, const GuardPolicy *policy,
-				 GuardServerState state, GuardViolation *v)
+check_limit_plan(QueryDesc *queryDesc, const GuardPolicy *policy,
+				 GuardServerState state, GuardReads *reads, GuardViolation *v)
 {
-	ScanCollector c = {stmt, (Index) list_length(stmt->rtable), NULL, NULL};
+	Plan	   *top = queryDesc->plannedstmt->planTree;
+
+	if (policy->max_cost >= 0 && top->total_cost > policy->max_cost)
+		return violation(v, policy, state, ERRCODE_STATEMENT_TOO_COMPLEX, "max_cost",
+						 NULL, top->total_cost, policy->max_cost,
+						 "estimated cost is too high",
+						 psprintf("The planner estimates a total cost of %.0f; the ",
+								  top->total_cost),
+						 &policy->cost_origin,
+						 psprintf(" allows %.0f.", policy->max_cost));
 
 	if (policy->max_scan_rows >= 0 || policy->max_scan_size >= 0)
 	{
-		collect_full_scans(stmt->planTree, &c);
-		collect_list(stmt->subplans, &c);
-
-		for (Index rti = 1; c.scans != NULL && rti <= c.nrels; rti++)
-		{
-			FullScan   *scan = &c.scans[rti];
-			char	   *what;
-
-			if (scan->nscans == 0)
-				continue;
-			what = scan->nscans == 1 ? pstrdup(scan->kind) :
-				psprintf("Full scans of %d partitions or child tables", scan->nscans);
-			if (check_scan(get_rel_name(rt_fetch(rti, stmt->rtable)->relid), what,
-						   scan->rows, scan->bytes, policy, state, v))
+		guard_estimate_reads(queryDesc, policy->max_scan_size > 0, reads);
+		for (int i = 0; i < reads->nrels; i++)
+			if (check_relation(&reads->rels[i], policy, state, v))
 				return true;
-		}
 	}
-
-	if (policy->max_cost >= 0 && stmt->planTree->total_cost > policy->max_cost)
-		return violation(v, policy, state, ERRCODE_STATEMENT_TOO_COMPLEX, "max_cost",
-						 NULL, stmt->planTree->total_cost, policy->max_cost,
-						 "estimated cost is too high",
-						 psprintf("The planner estimates a total cost of %.0f; the ",
-								  stmt->planTree->total_cost),
-						 &policy->cost_origin,
-						 psprintf(" allows %.0f.", policy->max_cost));
 	return false;
 }
 
 /*
- * Does the plan break 'policy'?  If so, fill 'v' and return true.
- * Only 'limit' and 'deny' policies can be broken.
+ * Does the started statement 'queryDesc' (its PlanState built) break
+ * 'policy'?  If so, fill 'v' and return true.  Only 'limit' and 'deny'
+ * policies can be broken.  Under a scan limit, 'reads' is left holding the
+ * estimate, which run-time counting starts from; otherwise it is zeroed.
  */
 bool
-guard_check_plan(PlannedStmt *stmt, const GuardPolicy *policy,
-				 GuardServerState state, GuardViolation *v)
+guard_check_plan(QueryDesc *queryDesc, const GuardPolicy *policy,
+				 GuardServerState state, GuardReads *reads, GuardViolation *v)
 {
+	memset(reads, 0, sizeof(*reads));
 	if (policy->action == GUARD_ACTION_DENY)
-		return check_deny_plan(stmt, policy, state, v);
+		return check_deny_plan(queryDesc->plannedstmt, policy, state, v);
 	if (policy->action == GUARD_ACTION_LIMIT)
-		return check_limit_plan(stmt, policy, state, v);
+		return check_limit_plan(queryDesc, policy, state, reads, v);
 	return false;
 }
 
@@ -374,31 +304,40 @@ command_violation(GuardViolation *v, const GuardPolicy *policy, GuardServerState
 }
 
 /*
- * Does the utility command break 'policy'?  COPY table TO counts as a full
+ * The relation a COPY statement names, locked as COPY itself will lock it;
+ * InvalidOid for COPY (query) or a name that resolves to nothing (COPY then
+ * reports that).  The utility hook makes COPY read exactly this relation,
+ * so what is checked is what is read.
+ */
+Oid
+guard_copy_relation(CopyStmt *copy)
+{
+	if (copy->relation == NULL)
+		return InvalidOid;
+	return RangeVarGetRelid(copy->relation,
+							copy->is_from ? RowExclusiveLock : AccessShareLock, true);
+}
+
+/*
+ * Does the utility command break 'policy'?  'copy_relid' is what
+ * guard_copy_relation() found for a COPY.  COPY table TO counts as a full
  * scan of the table, since it reads it without the executor.
  */
 bool
-guard_check_utility(Node *parsetree, const GuardPolicy *policy,
+guard_check_utility(Node *parsetree, Oid copy_relid, const GuardPolicy *policy,
 					GuardServerState state, GuardViolation *v)
 {
 	CommandTag	tag;
 	CopyStmt   *copy = IsA(parsetree, CopyStmt) ? (CopyStmt *) parsetree : NULL;
-	Oid			copy_relid = InvalidOid;
 
 	if (policy->action < GUARD_ACTION_LIMIT)
 		return false;
 
-	/* COPY (query) TO is checked by the executor hook; COPY table is ours. */
-	if (copy != NULL && copy->relation != NULL)
-		copy_relid = RangeVarGetRelid(copy->relation, NoLock, true);
-
 	if (policy->action == GUARD_ACTION_DENY)
 	{
-		if (allowed_under_deny(parsetree))
-			return false;
-		if (copy != NULL && (copy->relation == NULL ||
-							 !OidIsValid(copy_relid) ||
-							 relation_is_exempt(copy_relid)))
+		/* COPY (query) TO: the executor hook checks the query. */
+		if (allowed_under_deny(parsetree) ||
+			(copy != NULL && (!OidIsValid(copy_relid) || deny_allows_relation(copy_relid))))
 			return false;
 		return command_violation(v, policy, state,
 								 GetCommandTagName(CreateCommandTag(parsetree)),
@@ -413,15 +352,63 @@ guard_check_utility(Node *parsetree, const GuardPolicy *policy,
 		return command_violation(v, policy, state, GetCommandTagName(tag), verb);
 	}
 
-	if (OidIsValid(copy_relid) && !copy->is_from &&
+	if (copy != NULL && !copy->is_from && OidIsValid(copy_relid) &&
+		!guard_relation_is_system(copy_relid) &&
 		(policy->max_scan_rows >= 0 || policy->max_scan_size >= 0))
 	{
-		double		rows;
-		double		bytes;
+		GuardRelRead rel;
+		Relation	relation = relation_open(copy_relid, NoLock);
 
-		estimate_relation(copy_relid, &rows, &bytes);
-		return check_scan(get_rel_name(copy_relid), "COPY TO", rows, bytes,
-						  policy, state, v);
+		memset(&rel, 0, sizeof(rel));
+		rel.relid = copy_relid;
+		rel.nscans = 1;
+		rel.kind = "COPY TO";
+		rel.loops = 1;
+		guard_estimate_relation(relation, &rel.rows, &rel.bytes);
+		relation_close(relation, NoLock);
+		rel.full_rows = rel.rows;
+		rel.full_bytes = rel.bytes;
+		return check_relation(&rel, policy, state, v);
 	}
 	return false;
+}
+
+/* e.g. "5 s", "1500 ms" */
+static char *
+describe_ms(int64 ms)
+{
+	if (ms % 1000 == 0)
+		return psprintf(INT64_FORMAT " s", ms / 1000);
+	return psprintf(INT64_FORMAT " ms", ms);
+}
+
+/* A statement ran past the policy's max_duration. */
+void
+guard_duration_violation(GuardViolation *v, const GuardPolicy *policy,
+						 GuardServerState state)
+{
+	violation(v, policy, state, ERRCODE_QUERY_CANCELED, "max_duration",
+			  NULL, (double) policy->max_duration_ms, (double) policy->max_duration_ms, "",
+			  psprintf("The statement ran for more than %s; the ",
+					   describe_ms(policy->max_duration_ms)),
+			  &policy->duration_origin,
+			  psprintf(" allows %s on the %s server.",
+					   describe_ms(policy->max_duration_ms), guard_state_name(state)));
+	v->message = psprintf("canceling statement on %s server: it ran longer than its policy allows",
+						  guard_state_name(state));
+	v->runtime = true;
+}
+
+/* A 'deny' policy refuses calling function 'fn_oid' (function_guard.c). */
+void
+guard_function_violation(GuardViolation *v, const GuardPolicy *policy,
+						 GuardServerState state, Oid fn_oid)
+{
+	char	   *name = get_func_name(fn_oid);
+
+	violation(v, policy, state, ERRCODE_INSUFFICIENT_PRIVILEGE, "deny", NULL, 0, 0,
+			  psprintf("calling %s() is not allowed", name ? name : "?"),
+			  "The ", &policy->origin,
+			  psprintf(" denies changing sequences and using large objects on the %s server.",
+					   guard_state_name(state)));
 }

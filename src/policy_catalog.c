@@ -57,6 +57,7 @@ static bool catalog_looked_up = false;
 static Oid	catalog_table = InvalidOid;
 static Oid	catalog_index = InvalidOid;
 static AttrNumber catalog_max_duration = InvalidAttrNumber;	/* 0 in a 1.0 catalog */
+static Oid	information_schema_oid = InvalidOid;
 
 /* Forget where the table is; the next lookup searches again. */
 void
@@ -66,6 +67,19 @@ guard_reset_catalog_lookup(void)
 	catalog_table = InvalidOid;
 	catalog_index = InvalidOid;
 	catalog_max_duration = InvalidAttrNumber;
+	information_schema_oid = InvalidOid;
+}
+
+/*
+ * OID of schema information_schema (InvalidOid if there is none), looked
+ * up again after any pg_namespace change (see policy_cache.c).
+ */
+Oid
+guard_information_schema(void)
+{
+	if (!OidIsValid(information_schema_oid))
+		information_schema_oid = get_namespace_oid("information_schema", true);
+	return information_schema_oid;
 }
 
 /*

@@ -79,8 +79,10 @@ _PG_init(void)
 	MarkGUCPrefixReserved("primary_guard");
 
 	guard_cache_init();
+	guard_runtime_init();
 	guard_install_executor_hook();
 	guard_install_utility_hook();
+	guard_install_function_hook();
 }
 
 /*

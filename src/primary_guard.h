@@ -12,6 +12,9 @@
  *	violation.c       turning a violation into an error, warning or reason text
  *	executor_guard.c  the ExecutorStart hook
  *	utility_guard.c   the ProcessUtility hook
+ *	function_guard.c  the fmgr hook: functions a deny policy refuses
+ *	scan_estimate.c   rows and bytes a plan reads from each relation
+ *	runtime_limits.c  max_scan_rows counted while running; max_duration
  *	check_query.c     check_query(): the same decision without running anything
  *	stats.c           shared-memory counters, recent rejections, log lines
  *	promotion.c       on_promote: cancel statements admitted before promotion
@@ -84,6 +87,36 @@ typedef struct GuardPolicy
 	const char *source;			/* "own", "inherited from ...", "public", "none" */
 } GuardPolicy;
 
+/*
+ * What a statement reads from one relation (a table, or a parent with its
+ * partitions or children): the estimate before it runs (scan_estimate.c)
+ * and, under a run-time limit, the count while it runs (runtime_limits.c).
+ */
+typedef struct GuardRelRead
+{
+	Oid			relid;			/* the top parent */
+	int			nscans;			/* scan nodes reading it */
+	bool		partitions;		/* some of them read children */
+	const char *kind;			/* of the first scan, e.g. "Index scan" */
+	double		loops;			/* of the first scan */
+	double		rows;			/* estimated rows read, every path, loops included */
+	double		bytes;
+	double		full_rows;		/* of full scans only */
+	double		full_bytes;
+	int64		counted;		/* run time: rows its scans have returned */
+	bool		reported;		/* run time: its crossing was reported (warn) */
+} GuardRelRead;
+
+typedef struct GuardReads
+{
+	int			nrels;
+	GuardRelRead *rels;			/* nrels entries */
+	int			max_node_id;	/* 1 + the largest plan_node_id of a counted scan */
+	Index		nrtis;
+	Index	   *parent_of;		/* rt index -> parent rt index */
+	int		   *rel_of_rti;		/* top rt index -> 1 + index in rels */
+} GuardReads;
+
 /* A decision that a statement breaks a policy, before it is reported. */
 typedef struct GuardViolation
 {
@@ -95,6 +128,7 @@ typedef struct GuardViolation
 	char	   *relation;		/* NULL when the rule is not about one */
 	double		estimate;
 	double		limit;
+	bool		runtime;		/* found while the statement ran */
 } GuardViolation;
 
 /* primary_guard.c */
@@ -112,6 +146,7 @@ extern bool guard_parse_state(const char *name, GuardServerState *state);
 extern const char *guard_action_name(GuardAction action);
 extern CommandTag guard_lookup_blockable_tag(const char *name, const char **why_not);
 extern void guard_reset_catalog_lookup(void);
+extern Oid	guard_information_schema(void);
 extern int64 guard_interval_ms(const Interval *interval);
 extern Interval *guard_ms_interval(int64 ms);
 
@@ -126,10 +161,37 @@ extern void guard_policy_for_arguments(FunctionCallInfo fcinfo, int role_arg,
 									   int state_arg, GuardPolicy *policy,
 									   GuardServerState *state);
 
+/* scan_estimate.c */
+struct QueryDesc;
+struct RelationData;
+extern void guard_estimate_relation(struct RelationData *rel, double *rows, double *bytes);
+extern void guard_estimate_reads(struct QueryDesc *queryDesc, bool need_bytes,
+								 GuardReads *reads);
+extern GuardRelRead *guard_read_of_scan(GuardReads *reads, PlannedStmt *stmt,
+										Index scanrelid);
+
 /* plan_check.c */
-extern bool guard_check_plan(PlannedStmt *stmt, const GuardPolicy *policy,
-							 GuardServerState state, GuardViolation *v);
-extern bool guard_check_utility(Node *parsetree, const GuardPolicy *policy,
+extern bool guard_relation_is_system(Oid relid);
+extern bool guard_check_plan(struct QueryDesc *queryDesc, const GuardPolicy *policy,
+							 GuardServerState state, GuardReads *reads,
+							 GuardViolation *v);
+extern void guard_runtime_violation(GuardViolation *v, const GuardPolicy *policy,
+									GuardServerState state, const GuardRelRead *rel);
+extern void guard_duration_violation(GuardViolation *v, const GuardPolicy *policy,
+									 GuardServerState state);
+extern void guard_function_violation(GuardViolation *v, const GuardPolicy *policy,
+									 GuardServerState state, Oid fn_oid);
+
+/* runtime_limits.c */
+extern void guard_runtime_init(void);
+extern void guard_runtime_start(struct QueryDesc *queryDesc, const GuardPolicy *policy,
+								GuardServerState state, const GuardReads *reads);
+extern void guard_duration_statement(const GuardPolicy *policy, GuardServerState state);
+extern bool guard_duration_armed(void);
+extern void guard_duration_rethrow(MemoryContext context);
+extern void guard_duration_warn(void);
+extern Oid	guard_copy_relation(CopyStmt *copy);
+extern bool guard_check_utility(Node *parsetree, Oid copy_relid, const GuardPolicy *policy,
 								GuardServerState state, GuardViolation *v);
 
 /* violation.c */
@@ -149,7 +211,6 @@ extern void guard_stats_record(const GuardViolation *v, const GuardPolicy *polic
 							   GuardServerState state, const char *query);
 
 /* promotion.c */
-struct QueryDesc;
 extern void guard_promotion_init(void);
 extern Size guard_promotion_shmem_size(void);
 extern void guard_promotion_shmem_startup(void);
@@ -158,8 +219,9 @@ extern void guard_promotion_note_statement(struct QueryDesc *queryDesc);
 /* shmem.c */
 extern void guard_shmem_init(void);
 
-/* executor_guard.c, utility_guard.c */
+/* executor_guard.c, utility_guard.c, function_guard.c */
 extern void guard_install_executor_hook(void);
 extern void guard_install_utility_hook(void);
+extern void guard_install_function_hook(void);
 
 #endif							/* PRIMARY_GUARD_H */

@@ -145,6 +145,7 @@ guard_promotion_note_statement(QueryDesc *queryDesc)
 {
 	GuardPolicy policy;
 	GuardViolation v;
+	GuardReads	reads;
 	GuardPromoteSlot *slot;
 
 	if (guard_on_promote == GUARD_ON_PROMOTE_NONE || flagged_query != NULL)
@@ -152,7 +153,7 @@ guard_promotion_note_statement(QueryDesc *queryDesc)
 
 	guard_resolve_session(GUARD_PRIMARY, &policy);
 	if (policy.action < GUARD_ACTION_LIMIT || !policy.enforce ||
-		!guard_check_plan(queryDesc->plannedstmt, &policy, GUARD_PRIMARY, &v))
+		!guard_check_plan(queryDesc, &policy, GUARD_PRIMARY, &reads, &v))
 		return;
 
 	slot = my_slot();

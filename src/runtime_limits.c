@@ -1,0 +1,304 @@
+/*-------------------------------------------------------------------------
+ *
+ * runtime_limits.c
+ *		The limits that hold while a statement runs: max_scan_rows counted
+ *		as rows are read, and max_duration.
+ *
+ * Rows: under a 'limit' policy with max_scan_rows above zero, each scan
+ * node that reads a counted relation (scan_estimate.c decides which) has
+ * its ExecProcNodeReal replaced by counting_exec(), which adds every row
+ * the node returns to its relation's count and reports the first one past
+ * the limit (ERROR, or one WARNING in warn mode).  The bookkeeping of one
+ * executor run (a GuardRun) lives in its EState's query context and leaves
+ * the list of active runs when that context goes away (ExecutorEnd, or
+ * abort), so a cursor is counted across its FETCHes and a nested statement
+ * within its own run.  Sessions without such a policy get no wrapper.
+ *
+ * Duration: a statement of a role whose policy has max_duration gets a
+ * timer of its own (a USER_TIMEOUT, never statement_timeout's), armed at
+ * the statement's first hook call for statement_timestamp() plus the
+ * limit.  When it fires it cancels the statement as statement_timeout
+ * does (SIGINT to itself), and the hooks around execution turn the cancel
+ * into the policy's error (57014).  A lower statement_timeout fires first
+ * and wins.  In warn mode the timer only notes the overrun; the warning is
+ * written when the statement ends.  The timer is disarmed at transaction
+ * end and re-armed (or disarmed) by the next statement.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "primary_guard.h"
+
+/* One executor run counted against max_scan_rows. */
+typedef struct GuardRun
+{
+	struct GuardRun *next;
+	EState	   *estate;
+	GuardPolicy policy;			/* strings copied: the cache may be reset */
+	GuardServerState state;
+	const char *query;
+	int64		limit;
+	bool		warned;
+	GuardReads	reads;
+	ExecProcNodeMtd *real_exec; /* by plan_node_id */
+	GuardRelRead **rel_of_node; /* by plan_node_id */
+	MemoryContextCallback unlink;
+} GuardRun;
+
+static GuardRun *active_runs = NULL;
+
+/* The duration timer. */
+static TimeoutId duration_timeout = MAX_TIMEOUTS;
+static TimestampTz duration_statement = 0;	/* statement the timer is for */
+static bool duration_armed = false;
+static volatile sig_atomic_t duration_expired = false;
+static GuardPolicy duration_policy;
+static GuardServerState duration_state;
+static MemoryContext duration_context = NULL;
+
+/* Report the first row past the limit of a relation. */
+static void
+rows_exceeded(GuardRun *run, GuardRelRead *rel)
+{
+	GuardViolation v;
+
+	if (run->warned)
+		return;
+	run->warned = !run->policy.enforce;
+	guard_runtime_violation(&v, &run->policy, run->state, rel);
+	guard_report(&v, &run->policy, run->state, run->query);
+}
+
+/* ExecProcNodeReal of a counted scan node. */
+static TupleTableSlot *
+counting_exec(PlanState *node)
+{
+	GuardRun   *run = active_runs;
+	int			id = node->plan->plan_node_id;
+	TupleTableSlot *slot;
+
+	/* Usually the first: the innermost running statement. */
+	while (run->estate != node->state)
+		run = run->next;
+	slot = run->real_exec[id] (node);
+	if (!TupIsNull(slot) && ++run->rel_of_node[id]->counted > run->limit)
+		rows_exceeded(run, run->rel_of_node[id]);
+	return slot;
+}
+
+static void
+unlink_run(void *arg)
+{
+	GuardRun  **p = &active_runs;
+
+	while (*p != NULL && *p != (GuardRun *) arg)
+		p = &(*p)->next;
+	if (*p != NULL)
+		*p = (*p)->next;
+}
+
+static void
+copy_policy_strings(GuardPolicy *policy, MemoryContext context)
+{
+	if (policy->note)
+		policy->note = MemoryContextStrdup(context, policy->note);
+	if (policy->source)
+		policy->source = MemoryContextStrdup(context, policy->source);
+}
+
+static bool
+wrap_scans(PlanState *ps, void *context)
+{
+	GuardRun   *run = (GuardRun *) context;
+	Plan	   *plan = ps->plan;
+
+	switch (nodeTag(ps))
+	{
+		case T_SeqScanState:
+		case T_SampleScanState:
+		case T_IndexScanState:
+		case T_IndexOnlyScanState:
+		case T_BitmapHeapScanState:
+		case T_TidScanState:
+		case T_TidRangeScanState:
+		case T_ForeignScanState:
+			{
+				GuardRelRead *rel = guard_read_of_scan(&run->reads, run->estate->es_plannedstmt,
+													   ((Scan *) plan)->scanrelid);
+
+				if (rel != NULL && plan->plan_node_id < run->reads.max_node_id &&
+					run->real_exec[plan->plan_node_id] == NULL)
+				{
+					run->real_exec[plan->plan_node_id] = ps->ExecProcNodeReal;
+					run->rel_of_node[plan->plan_node_id] = rel;
+					ps->ExecProcNodeReal = counting_exec;
+				}
+				break;
+			}
+		default:
+			break;
+	}
+	return planstate_tree_walker(ps, wrap_scans, context);
+}
+
+/*
+ * Start counting the rows 'queryDesc' reads, relation by relation, if
+ * 'policy' limits them; 'reads' is the estimate guard_check_plan() made.
+ */
+void
+guard_runtime_start(QueryDesc *queryDesc, const GuardPolicy *policy,
+					GuardServerState state, const GuardReads *reads)
+{
+	EState	   *estate = queryDesc->estate;
+	MemoryContext old;
+	GuardRun   *run;
+
+	if (policy->action != GUARD_ACTION_LIMIT || policy->max_scan_rows <= 0 ||
+		reads->nrels == 0 || estate == NULL)
+		return;
+
+	old = MemoryContextSwitchTo(estate->es_query_cxt);
+	run = palloc0(sizeof(GuardRun));
+	run->estate = estate;
+	run->policy = *policy;
+	copy_policy_strings(&run->policy, estate->es_query_cxt);
+	run->state = state;
+	run->query = queryDesc->sourceText;
+	run->limit = policy->max_scan_rows;
+	run->reads = *reads;
+	run->real_exec = palloc0(reads->max_node_id * sizeof(ExecProcNodeMtd));
+	run->rel_of_node = palloc0(reads->max_node_id * sizeof(GuardRelRead *));
+	MemoryContextSwitchTo(old);
+
+	run->next = active_runs;
+	active_runs = run;
+	run->unlink.func = unlink_run;
+	run->unlink.arg = run;
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, &run->unlink);
+
+	wrap_scans(queryDesc->planstate, run);
+}
+
+/* SIGALRM context: note the overrun and cancel like statement_timeout. */
+static void
+duration_timeout_handler(void)
+{
+	duration_expired = true;
+	if (duration_policy.enforce)
+		kill(MyProcPid, SIGINT);
+}
+
+/* Whether a max_duration timer is armed for the running statement. */
+bool
+guard_duration_armed(void)
+{
+	return duration_armed;
+}
+
+static void
+duration_disarm(void)
+{
+	if (duration_armed)
+		disable_timeout(duration_timeout, false);
+	duration_armed = false;
+	duration_expired = false;
+}
+
+/*
+ * Called by both hooks at every statement they see: arm the timer for a
+ * new statement whose policy has max_duration ('policy' NULL: the session
+ * is not checked), or disarm the previous statement's.
+ */
+void
+guard_duration_statement(const GuardPolicy *policy, GuardServerState state)
+{
+	TimestampTz start = GetCurrentStatementStartTimestamp();
+
+	if (start == duration_statement)
+		return;
+	duration_statement = start;
+	duration_disarm();
+	if (policy == NULL || policy->action != GUARD_ACTION_LIMIT || policy->max_duration_ms < 0)
+		return;
+
+	if (duration_timeout == MAX_TIMEOUTS)
+		duration_timeout = RegisterTimeout(USER_TIMEOUT, duration_timeout_handler);
+	if (duration_context == NULL)
+		duration_context = AllocSetContextCreate(TopMemoryContext,
+												 "primary_guard max_duration",
+												 ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(duration_context);
+	duration_policy = *policy;
+	copy_policy_strings(&duration_policy, duration_context);
+	duration_state = state;
+	duration_armed = true;
+	enable_timeout_at(duration_timeout,
+					  TimestampTzPlusMilliseconds(start, policy->max_duration_ms));
+}
+
+/*
+ * In a PG_CATCH around execution: if the error is the cancel our timer
+ * caused, throw the policy's error instead (and record it).  Returns
+ * otherwise; the caller re-throws.
+ */
+void
+guard_duration_rethrow(MemoryContext context)
+{
+	ErrorData  *edata;
+	GuardViolation v;
+
+	if (!duration_expired || !duration_policy.enforce)
+		return;
+	MemoryContextSwitchTo(context);
+	edata = CopyErrorData();
+	if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
+		return;
+	FlushErrorState();
+	duration_expired = false;
+	guard_duration_violation(&v, &duration_policy, duration_state);
+	guard_report(&v, &duration_policy, duration_state, debug_query_string);
+}
+
+/* At a statement's end, in warn mode: the overrun's one warning. */
+void
+guard_duration_warn(void)
+{
+	GuardViolation v;
+
+	if (!duration_expired || duration_policy.enforce)
+		return;
+	duration_expired = false;
+	guard_duration_violation(&v, &duration_policy, duration_state);
+	guard_report(&v, &duration_policy, duration_state, debug_query_string);
+}
+
+static void
+runtime_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		duration_disarm();
+		duration_statement = 0;
+	}
+}
+
+/* Called once from _PG_init. */
+void
+guard_runtime_init(void)
+{
+	RegisterXactCallback(runtime_xact_callback, NULL);
+}
