@@ -26,7 +26,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 
 # Build dependencies: Build-Depends of debian/control plus the toolchain
 # and the servers the build-time tests start.
-pgversions=$(cd "$repo" && pg_buildext supported-versions 2>/dev/null || true)
+pgversions=$(cd "$repo" && { pg_buildext supported-versions 2>/dev/null || true; })
 deps=(dpkg-dev build-essential debhelper postgresql-server-dev-all)
 for v in ${pgversions:-15}; do deps+=("postgresql-$v"); done
 missing=()
