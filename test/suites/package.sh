@@ -34,9 +34,12 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=test/lib.sh
 source "$repo/test/lib.sh"
+# The Debian packages are built for the system PostgreSQL, whatever
+# PG_CONFIG the caller uses.
+v=$PG_GUARD_PGVERSION
+PG_CONFIG=$PG_GUARD_SYSTEM_BINDIR/pg_config
 pg_guard_use_installed_pg
 
-v=$PG_GUARD_PGVERSION
 pkg=postgresql-$v-primary-guard
 started=$SECONDS
 
