@@ -20,16 +20,17 @@ OBJS = \
 PGFILEDESC = "primary_guard - per-role query limits that follow primary/standby state"
 
 EXTENSION = primary_guard
-# Every install script: fresh installs (primary_guard--X.Y.sql) and upgrades
-# (primary_guard--X.Y--X.Z.sql).
-DATA = $(wildcard primary_guard--*.sql)
+# Every install script: fresh installs (primary_guard--X.Y.sql), upgrades
+# (primary_guard--X.Y--X.Z.sql), and the secondary control files of older
+# versions (primary_guard--X.Y.control).
+DATA = $(wildcard primary_guard--*.sql) $(wildcard primary_guard--*.control)
 
 # `make installcheck` runs each suite in a temporary instance of its own,
 # started with test/primary_guard.conf.  EXISTING_SERVER=1 runs them against
 # the server of PGHOST/PGPORT instead, which must have those settings
 # (debian/tests/installcheck: pg_buildext installcheck on the package).
 TEST_CONF = test/primary_guard.conf
-REGRESS = install policy_sql resolution executor utility check_query stats security bad_input
+REGRESS = install extension_schema policy_sql resolution executor utility check_query stats security bad_input
 ISOLATION = policy_change policy_race
 ifndef EXISTING_SERVER
 REGRESS_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check

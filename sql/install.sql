@@ -21,7 +21,7 @@ SELECT extconfig::regclass[] FROM pg_extension WHERE extname = 'primary_guard';
 SELECT has_table_privilege('public', 'primary_guard.policy', 'SELECT') AS policy_select,
        has_table_privilege('public', 'primary_guard.policy', 'INSERT') AS policy_insert,
        has_table_privilege('public', 'primary_guard.policies', 'SELECT') AS view_select,
-       has_function_privilege('public', 'primary_guard.set_policy(text,text,text,float8,bigint,text,text[],text,text)', 'EXECUTE') AS set_policy,
+       has_function_privilege('public', 'primary_guard.set_policy(text,text,text,float8,bigint,text,text[],text,text,interval)', 'EXECUTE') AS set_policy,
        has_function_privilege('public', 'primary_guard.drop_policy(text,text)', 'EXECUTE') AS drop_policy,
        has_function_privilege('public', 'primary_guard.server_state()', 'EXECUTE') AS server_state,
        has_function_privilege('public', 'primary_guard.effective_policy(text,text)', 'EXECUTE') AS effective_policy,

@@ -115,13 +115,13 @@ SELECT * FROM primary_guard.policies;
 RESET ROLE;
 
 -- ...unless a superuser grants it.
-GRANT EXECUTE ON FUNCTION primary_guard.set_policy(text,text,text,float8,bigint,text,text[],text,text) TO regress_other;
+GRANT EXECUTE ON FUNCTION primary_guard.set_policy(text,text,text,float8,bigint,text,text[],text,text,interval) TO regress_other;
 GRANT SELECT, INSERT, UPDATE ON primary_guard.policy TO regress_other;
 SET ROLE regress_other;
 SELECT primary_guard.set_policy('regress_data_team', 'deny');
 RESET ROLE;
 SELECT role, action, updated_by FROM primary_guard.policies WHERE role = 'regress_data_team';
-REVOKE ALL ON FUNCTION primary_guard.set_policy(text,text,text,float8,bigint,text,text[],text,text) FROM regress_other;
+REVOKE ALL ON FUNCTION primary_guard.set_policy(text,text,text,float8,bigint,text,text[],text,text,interval) FROM regress_other;
 REVOKE ALL ON primary_guard.policy FROM regress_other;
 
 -- Functions are immune to search_path tricks.

@@ -101,6 +101,16 @@
 #define T_TidRangeScan T_Invalid
 #endif
 
+/* How many command tags there are (the size of a bitmap over CommandTag). */
+#define GUARD_COMMAND_TAG_COUNT COMMAND_TAG_NEXTTAG
+
+/* Intervals can be infinite since 17. */
+#if PG_VERSION_NUM >= 170000
+#define PG_INTERVAL_IS_INFINITE(i) INTERVAL_NOT_FINITE(i)
+#else
+#define PG_INTERVAL_IS_INFINITE(i) false
+#endif
+
 /* Materialized set-returning functions got a helper in 15. */
 #if PG_VERSION_NUM < 150000
 #include "funcapi.h"

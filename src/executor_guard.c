@@ -13,16 +13,37 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "executor/executor.h"
 
 #include "primary_guard.h"
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 
+/* In a parallel worker: whether the leader's plan fragment has started. */
+static bool worker_fragment_started = false;
+
+/*
+ * Is this the plan fragment a parallel worker got from its leader?  It is
+ * the worker's first executor start, and the plan was not made here: the
+ * leader's serialized copy carries no relationOids (execParallel.c), while
+ * any statement planned inside the worker that reads a table has them.
+ */
+static bool
+is_leader_fragment(QueryDesc *queryDesc)
+{
+	if (!IsParallelWorker() || worker_fragment_started)
+		return false;
+	worker_fragment_started = true;
+	return queryDesc->plannedstmt->relationOids == NIL &&
+		queryDesc->plannedstmt->utilityStmt == NULL;
+}
+
 static PG_EXECUTOR_START_RESULT
 guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (guard_session_is_checked() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+	if (guard_session_is_checked() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
+		!is_leader_fragment(queryDesc))
 	{
 		GuardServerState state = guard_current_state();
 		GuardPolicy policy;
@@ -31,7 +52,7 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		if (guard_statement_policy(state, &policy) &&
 			guard_check_plan(queryDesc->plannedstmt, &policy, state, &v))
 			guard_report(&v, &policy, state, queryDesc->sourceText);
-		if (state == GUARD_STANDBY)
+		if (state == GUARD_STANDBY && !IsParallelWorker())
 			guard_promotion_note_statement(queryDesc);
 	}
 

@@ -193,7 +193,8 @@ set_origins(GuardPolicy *policy, Oid role, Oid via, bool is_public)
 	policy->origin.role = role;
 	policy->origin.via = via;
 	policy->origin.is_public = is_public;
-	policy->cost_origin = policy->rows_origin = policy->size_origin = policy->origin;
+	policy->cost_origin = policy->rows_origin = policy->size_origin =
+		policy->duration_origin = policy->origin;
 }
 
 /* Resolve one role's policy from the catalog: own, groups, public, none. */
@@ -206,6 +207,8 @@ resolve_uncached(Oid role, GuardServerState state, GuardPolicy *out)
 
 	memset(out, 0, sizeof(*out));
 	out->action = GUARD_ACTION_NONE;
+	out->max_cost = -1;
+	out->max_scan_rows = out->max_scan_size = out->max_duration_ms = -1;
 	out->source = "none";
 	set_origins(out, role, InvalidOid, false);
 	if (!OidIsValid(cache_table))
@@ -232,7 +235,7 @@ resolve_uncached(Oid role, GuardServerState state, GuardPolicy *out)
 		if (group_policy.action >= out->action)
 			appendStringInfo(&contributors, "%s\"%s\"",
 							 contributors.len > 0 ? ", " : "inherited from ",
-							 GetUserNameFromId(group, false));
+							 guard_role_name(group));
 		guard_merge_policy(out, &group_policy);
 	}
 	if (contributors.len > 0)
@@ -283,6 +286,12 @@ guard_merge_policy(GuardPolicy *into, const GuardPolicy *other)
 		{
 			into->max_scan_size = other->max_scan_size;
 			into->size_origin = other->size_origin;
+		}
+		if (other->max_duration_ms >= 0 &&
+			(into->max_duration_ms < 0 || other->max_duration_ms < into->max_duration_ms))
+		{
+			into->max_duration_ms = other->max_duration_ms;
+			into->duration_origin = other->duration_origin;
 		}
 		for (int i = 0; i < GUARD_TAG_WORDS; i++)
 			into->blocked[i] |= other->blocked[i];

@@ -20,14 +20,24 @@
 #include "access/table.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
+#include "miscadmin.h"
 #include "commands/extension.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/formatting.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "access/tableam.h"
 
 #include "primary_guard.h"
 
@@ -46,6 +56,7 @@
 static bool catalog_looked_up = false;
 static Oid	catalog_table = InvalidOid;
 static Oid	catalog_index = InvalidOid;
+static AttrNumber catalog_max_duration = InvalidAttrNumber;	/* 0 in a 1.0 catalog */
 
 /* Forget where the table is; the next lookup searches again. */
 void
@@ -54,43 +65,101 @@ guard_reset_catalog_lookup(void)
 	catalog_looked_up = false;
 	catalog_table = InvalidOid;
 	catalog_index = InvalidOid;
+	catalog_max_duration = InvalidAttrNumber;
 }
 
-/* OID of primary_guard.policy in this database, or InvalidOid. */
+/*
+ * The table named "policy" among the members of extension 'ext', found
+ * through pg_depend, never by schema name: a renamed schema still works, and
+ * a look-alike table is never a member.
+ */
+static Oid
+extension_policy_table(Oid ext)
+{
+	Relation	depend;
+	SysScanDesc scan;
+	ScanKeyData key[2];
+	HeapTuple	tuple;
+	Oid			found = InvalidOid;
+
+	depend = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(ext));
+	scan = systable_beginscan(depend, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tuple);
+		char	   *name;
+
+		if (dep->classid != RelationRelationId || dep->deptype != DEPENDENCY_EXTENSION ||
+			get_rel_relkind(dep->objid) != RELKIND_RELATION)
+			continue;
+		name = get_rel_name(dep->objid);
+		if (name != NULL && strcmp(name, "policy") == 0)
+		{
+			found = dep->objid;
+			break;
+		}
+	}
+	systable_endscan(scan);
+	table_close(depend, AccessShareLock);
+	return found;
+}
+
+/* Whether a superuser owns the schema of relation 'relid'. */
+static bool
+schema_owned_by_superuser(Oid relid)
+{
+	HeapTuple	tuple;
+	Oid			owner;
+
+	tuple = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(get_rel_namespace(relid)));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	owner = ((Form_pg_namespace) GETSTRUCT(tuple))->nspowner;
+	ReleaseSysCache(tuple);
+	return superuser_arg(owner);
+}
+
+/*
+ * OID of the extension's policy table in this database, or InvalidOid: no
+ * extension, an extension still being created, or one whose schema is not
+ * owned by a superuser (a 1.0 installation that adopted someone's schema:
+ * its owner could have planted operators in it, and the 1.0 -> 1.1 update
+ * refuses to run there too).
+ */
 Oid
 guard_policy_table(void)
 {
-	if (!catalog_looked_up)
+	Oid			ext;
+	Oid			table;
+	Relation	rel;
+
+	if (catalog_looked_up)
+		return catalog_table;
+
+	guard_reset_catalog_lookup();
+	ext = get_extension_oid("primary_guard", true);
+	table = OidIsValid(ext) ? extension_policy_table(ext) : InvalidOid;
+	if (!OidIsValid(table) || !schema_owned_by_superuser(table))
 	{
-		Oid			nsp = get_namespace_oid("primary_guard", true);
-
-		catalog_table = InvalidOid;
-		catalog_index = InvalidOid;
-		if (OidIsValid(nsp))
-		{
-			Oid			ext = get_extension_oid("primary_guard", true);
-
-			catalog_table = get_relname_relid("policy", nsp);
-			catalog_index = get_relname_relid("policy_pkey", nsp);
-
-			/*
-			 * Only the extension's own table: anyone allowed to create
-			 * schemas can make a "primary_guard.policy" of their own in a
-			 * database without the extension, and its rows are read with
-			 * the layout of ours.
-			 */
-			if (OidIsValid(catalog_table) &&
-				(!OidIsValid(ext) ||
-				 getExtensionOfObject(RelationRelationId, catalog_table) != ext))
-				catalog_index = InvalidOid;
-			/* Half-built during CREATE EXTENSION: look again next time. */
-			catalog_looked_up = OidIsValid(catalog_table) && OidIsValid(catalog_index);
-			if (!catalog_looked_up)
-				catalog_table = InvalidOid;
-		}
-		else
-			catalog_looked_up = true;
+		/* Half-built during CREATE EXTENSION: look again next time. */
+		catalog_looked_up = !OidIsValid(ext);
+		return InvalidOid;
 	}
+
+	rel = try_table_open(table, AccessShareLock);
+	if (rel == NULL)
+		return InvalidOid;
+	catalog_index = RelationGetPrimaryKeyIndex(rel);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(catalog_index))
+		return InvalidOid;
+	catalog_table = table;
+	catalog_max_duration = get_attnum(table, "max_duration");
+	catalog_looked_up = true;
 	return catalog_table;
 }
 
@@ -179,6 +248,31 @@ parse_action(const char *name)
 	return GUARD_ACTION_NONE;	/* keep compiler quiet */
 }
 
+/*
+ * Milliseconds of a max_duration interval, a month counted as 30 days (as
+ * interval comparison does), capped at INT_MAX: what a timeout can hold.
+ */
+int64
+guard_interval_ms(const Interval *interval)
+{
+	double		ms = (double) interval->time / 1000.0 +
+		((double) interval->day + (double) interval->month * DAYS_PER_MONTH) *
+		SECS_PER_DAY * 1000.0;
+
+	return (int64) Min(ms, (double) INT_MAX);
+}
+
+/* The interval of 'ms' milliseconds, whole days as days, for display. */
+Interval *
+guard_ms_interval(int64 ms)
+{
+	Interval   *interval = palloc0(sizeof(Interval));
+
+	interval->day = (int32) (ms / (SECS_PER_DAY * INT64CONST(1000)));
+	interval->time = (ms % (SECS_PER_DAY * INT64CONST(1000))) * 1000;
+	return interval;
+}
+
 /* Fill 'out' from one heap tuple of primary_guard.policy. */
 static void
 policy_from_tuple(HeapTuple tuple, TupleDesc desc, Oid role, GuardPolicy *out)
@@ -223,13 +317,18 @@ policy_from_tuple(HeapTuple tuple, TupleDesc desc, Oid role, GuardPolicy *out)
 		}
 	}
 
+	/* Absent from a 1.0 catalog (before ALTER EXTENSION ... UPDATE). */
+	out->max_duration_ms = -1;
+	if (catalog_max_duration != InvalidAttrNumber && !nulls[catalog_max_duration - 1])
+		out->max_duration_ms = guard_interval_ms(DatumGetIntervalP(values[catalog_max_duration - 1]));
+
 	out->note = nulls[Anum_policy_note - 1] ? NULL :
 		TextDatumGetCString(values[Anum_policy_note - 1]);
 
 	out->origin.role = role;
 	out->origin.via = InvalidOid;
 	out->origin.is_public = !OidIsValid(role);
-	out->cost_origin = out->rows_origin = out->size_origin = out->origin;
+	out->cost_origin = out->rows_origin = out->size_origin = out->duration_origin = out->origin;
 
 	pfree(values);
 	pfree(nulls);
@@ -237,8 +336,16 @@ policy_from_tuple(HeapTuple tuple, TupleDesc desc, Oid role, GuardPolicy *out)
 
 /*
  * Read the policy row of 'role' (InvalidOid: public) for 'state' from
- * table 'relid'.  Returns false if there is none.  Strings in 'out' are
- * allocated in CurrentMemoryContext.
+ * table 'relid'.  Returns false if there is none, or if the table has just
+ * been dropped (DROP EXTENSION committed while we waited for its lock).
+ * Strings in 'out' are allocated in CurrentMemoryContext.
+ *
+ * The guard's reads must not be visible in the user's transaction.  An MVCC
+ * scan of an ordinary table takes predicate locks in a SERIALIZABLE
+ * transaction, and would make policy changes part of its serialization
+ * conflicts.  So the scan itself runs with SnapshotAny (no predicate locks,
+ * no conflict checks), and each version it returns is tested against the
+ * catalog snapshot an MVCC scan would have used: the same rows, no locks.
  */
 bool
 guard_read_policy_row(Oid relid, Oid role, GuardServerState state, GuardPolicy *out)
@@ -247,20 +354,25 @@ guard_read_policy_row(Oid relid, Oid role, GuardServerState state, GuardPolicy *
 	SysScanDesc scan;
 	ScanKeyData key;
 	HeapTuple	tuple;
+	Snapshot	snapshot;
 	bool		found = false;
 	const char *state_name = guard_state_name(state);
 
-	rel = table_open(relid, AccessShareLock);
+	rel = try_table_open(relid, AccessShareLock);
+	if (rel == NULL)
+		return false;
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(relid));
 	ScanKeyInit(&key, Anum_policy_role, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(role));
-	scan = systable_beginscan(rel, catalog_index, OidIsValid(catalog_index),
-							  NULL, 1, &key);
+	scan = systable_beginscan(rel, catalog_index, true, SnapshotAny, 1, &key);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		bool		isnull;
-		Datum		d = heap_getattr(tuple, Anum_policy_server_state,
-									 RelationGetDescr(rel), &isnull);
+		Datum		d;
 
+		if (!table_tuple_satisfies_snapshot(rel, scan->slot, snapshot))
+			continue;
+		d = heap_getattr(tuple, Anum_policy_server_state, RelationGetDescr(rel), &isnull);
 		if (isnull || strcmp(TextDatumGetCString(d), state_name) != 0)
 			continue;
 		policy_from_tuple(tuple, RelationGetDescr(rel), role, out);
@@ -268,6 +380,7 @@ guard_read_policy_row(Oid relid, Oid role, GuardServerState state, GuardPolicy *
 		break;
 	}
 	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 	return found;
 }

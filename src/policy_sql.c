@@ -36,6 +36,7 @@
 PG_FUNCTION_INFO_V1(set_policy);
 PG_FUNCTION_INFO_V1(drop_policy);
 PG_FUNCTION_INFO_V1(effective_policy);
+PG_FUNCTION_INFO_V1(effective_policy_1_1);
 PG_FUNCTION_INFO_V1(server_state);
 PG_FUNCTION_INFO_V1(policy_changed);
 
@@ -109,6 +110,24 @@ state_argument(FunctionCallInfo fcinfo, int argno)
 	return state;
 }
 
+/*
+ * The policy table's qualified name for SPI, found as the hooks find it
+ * (through the extension, never by schema name).
+ */
+static char *
+policy_table_name(void)
+{
+	Oid			table = guard_policy_table();
+
+	if (!OidIsValid(table))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("primary_guard's policy table is not usable in this database"),
+				 errhint("Check that the extension is installed and that a superuser owns its schema.")));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(table)),
+									  get_rel_name(table));
+}
+
 /* Policies live on the primary; a standby gets them by replication. */
 static void
 require_primary(void)
@@ -162,7 +181,7 @@ blocked_commands_argument(ArrayType *arr)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
-	bool		seen[COMMAND_TAG_NEXTTAG] = {0};
+	bool		seen[GUARD_COMMAND_TAG_COUNT] = {0};
 	Datum	   *out;
 	int			nout = 0;
 
@@ -188,7 +207,7 @@ blocked_commands_argument(ArrayType *arr)
 		seen[tag] = true;
 	}
 	out = palloc(sizeof(Datum) * n);
-	for (int tag = 0; tag < COMMAND_TAG_NEXTTAG; tag++)
+	for (int tag = 0; tag < GUARD_COMMAND_TAG_COUNT; tag++)
 		if (seen[tag])
 			out[nout++] = CStringGetTextDatum(GetCommandTagName((CommandTag) tag));
 	return PointerGetDatum(construct_array(out, nout, TEXTOID, -1, false, TYPALIGN_INT));
@@ -196,21 +215,27 @@ blocked_commands_argument(ArrayType *arr)
 
 /*
  * set_policy(role, action, server_state, max_cost, max_scan_rows,
- *			  max_scan_size, blocked_commands, mode, note)
+ *			  max_scan_size, blocked_commands, mode, note[, max_duration])
+ *
+ * The 1.0 SQL declaration has nine arguments: this library keeps working
+ * with it (and with the 1.0 table, without max_duration) until ALTER
+ * EXTENSION ... UPDATE has run.
  */
 Datum
 set_policy(PG_FUNCTION_ARGS)
 {
-	Oid			argtypes[9] = {REGROLEOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID,
-	INT8OID, INT8OID, TEXTARRAYOID, TEXTOID};
-	Datum		values[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', 'n', 'n', 'n', 'n', 'n'};
+	Oid			argtypes[10] = {REGROLEOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID,
+	INT8OID, INT8OID, TEXTARRAYOID, TEXTOID, INTERVALOID};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', 'n', 'n', 'n', 'n', 'n', 'n'};
+	bool		has_duration_arg = PG_NARGS() >= 10;
 	Oid			role;
 	char	   *action;
 	char	   *mode;
 	GuardServerState state;
 	bool		has_threshold;
 	int			ret;
+	StringInfoData sql;
 
 	require_primary();
 
@@ -261,13 +286,24 @@ set_policy(PG_FUNCTION_ARGS)
 		values[8] = PG_GETARG_DATUM(8);
 		nulls[8] = ' ';
 	}
+	if (has_duration_arg && !PG_ARGISNULL(9))
+	{
+		Interval   *duration = PG_GETARG_INTERVAL_P(9);
 
-	has_threshold = nulls[4] == ' ' || nulls[5] == ' ' || nulls[6] == ' ' || nulls[7] == ' ';
+		if (PG_INTERVAL_IS_INFINITE(duration) || guard_interval_ms(duration) < 1)
+			invalid_argument("max_duration must be a finite interval of at least one millisecond",
+							 "Use NULL for no limit.");
+		values[9] = PG_GETARG_DATUM(9);
+		nulls[9] = ' ';
+	}
+
+	has_threshold = nulls[4] == ' ' || nulls[5] == ' ' || nulls[6] == ' ' ||
+		nulls[7] == ' ' || nulls[9] == ' ';
 	if (strcmp(action, "limit") != 0 && has_threshold)
 		invalid_argument(psprintf("action \"%s\" does not take thresholds or blocked_commands", action),
-						 "max_cost, max_scan_rows, max_scan_size and blocked_commands are only valid with action limit.");
+						 "max_cost, max_scan_rows, max_scan_size, max_duration and blocked_commands are only valid with action limit.");
 	if (strcmp(action, "limit") == 0 && !has_threshold)
-		invalid_argument("a limit policy needs at least one of max_cost, max_scan_rows, max_scan_size or blocked_commands",
+		invalid_argument("a limit policy needs at least one of max_cost, max_scan_rows, max_scan_size, max_duration or blocked_commands",
 						 NULL);
 
 	values[0] = ObjectIdGetDatum(role);
@@ -275,20 +311,27 @@ set_policy(PG_FUNCTION_ARGS)
 	values[2] = CStringGetTextDatum(action);
 	values[3] = CStringGetTextDatum(mode);
 
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "INSERT INTO %s AS p"
+					 " (role, server_state, action, mode, max_cost, max_scan_rows,"
+					 "  max_scan_size, blocked_commands, note, updated_at, updated_by%s)"
+					 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+					 "  pg_catalog.now(), CURRENT_USER%s)"
+					 " ON CONFLICT (role, server_state) DO UPDATE SET"
+					 "  action = EXCLUDED.action, mode = EXCLUDED.mode,"
+					 "  max_cost = EXCLUDED.max_cost, max_scan_rows = EXCLUDED.max_scan_rows,"
+					 "  max_scan_size = EXCLUDED.max_scan_size,"
+					 "  blocked_commands = EXCLUDED.blocked_commands, note = EXCLUDED.note,"
+					 "  updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by%s",
+					 policy_table_name(),
+					 has_duration_arg ? ", max_duration" : "",
+					 has_duration_arg ? ", $10" : "",
+					 has_duration_arg ? ", max_duration = EXCLUDED.max_duration" : "");
+
 	SPI_connect();
-	ret = SPI_execute_with_args(
-								"INSERT INTO primary_guard.policy AS p"
-								" (role, server_state, action, mode, max_cost, max_scan_rows,"
-								"  max_scan_size, blocked_commands, note, updated_at, updated_by)"
-								" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
-								"  pg_catalog.now(), CURRENT_USER)"
-								" ON CONFLICT (role, server_state) DO UPDATE SET"
-								"  action = EXCLUDED.action, mode = EXCLUDED.mode,"
-								"  max_cost = EXCLUDED.max_cost, max_scan_rows = EXCLUDED.max_scan_rows,"
-								"  max_scan_size = EXCLUDED.max_scan_size,"
-								"  blocked_commands = EXCLUDED.blocked_commands, note = EXCLUDED.note,"
-								"  updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by",
-								9, argtypes, values, nulls, false, 0);
+	ret = SPI_execute_with_args(sql.data, has_duration_arg ? 10 : 9,
+								argtypes, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "primary_guard: could not write policy: %s", SPI_result_code_string(ret));
 	SPI_finish();
@@ -309,9 +352,10 @@ drop_policy(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(guard_state_name(state_argument(fcinfo, 1)));
 
 	SPI_connect();
-	ret = SPI_execute_with_args("DELETE FROM primary_guard.policy"
-								" WHERE role::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
-								" AND server_state OPERATOR(pg_catalog.=) $2",
+	ret = SPI_execute_with_args(psprintf("DELETE FROM %s"
+										 " WHERE role::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
+										 " AND server_state OPERATOR(pg_catalog.=) $2",
+										 policy_table_name()),
 								2, argtypes, values, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "primary_guard: could not delete policy: %s", SPI_result_code_string(ret));
@@ -368,18 +412,24 @@ size_text(int64 bytes)
 	return DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes));
 }
 
-/* effective_policy(role, server_state): the merged policy and its source. */
-Datum
-effective_policy(PG_FUNCTION_ARGS)
+/*
+ * effective_policy(role, server_state): the merged policy and its source.
+ * 1.1 adds max_duration as an eleventh column; the 1.0 declaration binds to
+ * effective_policy, the 1.1 one to effective_policy_1_1.
+ */
+static Datum
+effective_policy_internal(FunctionCallInfo fcinfo, bool with_duration)
 {
 	TupleDesc	tupdesc;
-	Datum		values[10];
-	bool		nulls[10] = {0};
+	Datum		values[11];
+	bool		nulls[11] = {0};
 	GuardPolicy policy;
 	GuardServerState state;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	if (tupdesc->natts != (with_duration ? 11 : 10))
+		elog(ERROR, "effective_policy() declared with %d columns", tupdesc->natts);
 
 	guard_policy_for_arguments(fcinfo, 0, 1, &policy, &state);
 
@@ -399,10 +449,10 @@ effective_policy(PG_FUNCTION_ARGS)
 	nulls[7] = policy.action != GUARD_ACTION_LIMIT || !policy.has_blocked;
 	if (!nulls[7])
 	{
-		Datum	   *tags = palloc(sizeof(Datum) * COMMAND_TAG_NEXTTAG);
+		Datum	   *tags = palloc(sizeof(Datum) * GUARD_COMMAND_TAG_COUNT);
 		int			ntags = 0;
 
-		for (int tag = 0; tag < COMMAND_TAG_NEXTTAG; tag++)
+		for (int tag = 0; tag < GUARD_COMMAND_TAG_COUNT; tag++)
 			if (policy.blocked[tag / 64] & (UINT64CONST(1) << (tag % 64)))
 				tags[ntags++] = CStringGetTextDatum(GetCommandTagName((CommandTag) tag));
 		values[7] = PointerGetDatum(construct_array(tags, ntags, TEXTOID, -1, false, TYPALIGN_INT));
@@ -411,8 +461,26 @@ effective_policy(PG_FUNCTION_ARGS)
 	if (!nulls[8])
 		values[8] = CStringGetTextDatum(policy.note);
 	values[9] = CStringGetTextDatum(policy.source);
+	if (with_duration)
+	{
+		nulls[10] = policy.action != GUARD_ACTION_LIMIT || policy.max_duration_ms < 0;
+		if (!nulls[10])
+			values[10] = IntervalPGetDatum(guard_ms_interval(policy.max_duration_ms));
+	}
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+Datum
+effective_policy(PG_FUNCTION_ARGS)
+{
+	return effective_policy_internal(fcinfo, false);
+}
+
+Datum
+effective_policy_1_1(PG_FUNCTION_ARGS)
+{
+	return effective_policy_internal(fcinfo, true);
 }
 
 /*

@@ -39,7 +39,12 @@ guard_assign_enabled(bool newval, void *extra)
 {
 	const char *user;
 
-	if (!guard_enabled || newval || !IsUnderPostmaster || !OidIsValid(MyDatabaseId))
+	/*
+	 * Parallel workers restore the leader's settings through this hook: only
+	 * the session that changed it logs.
+	 */
+	if (!guard_enabled || newval || !IsUnderPostmaster || !OidIsValid(MyDatabaseId) ||
+		IsParallelWorker() || InitializingParallelWorker)
 		return;
 	user = GetConfigOption("session_authorization", true, false);
 	ereport(LOG,
@@ -79,15 +84,17 @@ _PG_init(void)
 }
 
 /*
- * Whether statements of this process are checked at all.  Parallel workers
- * are skipped because their leader was checked; walsenders (replication and
- * logical table sync) and autovacuum are not user sessions.
+ * Whether statements of this process are checked at all.  Walsenders
+ * (replication and logical table sync) and autovacuum are not user
+ * sessions.  Parallel workers are: the plan fragment their leader hands
+ * over was checked in the leader (the executor hook skips it), but every
+ * statement a function runs inside the worker is checked, against the
+ * leader's session user and SET ROLE role, which the worker restores.
  */
 bool
 guard_session_is_checked(void)
 {
 	return guard_enabled &&
-		!IsParallelWorker() &&
 		!am_walsender &&
 		!PG_IS_AUTOVACUUM_WORKER() &&
 		IsNormalProcessingMode();

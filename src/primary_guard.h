@@ -24,6 +24,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
@@ -57,7 +58,7 @@ typedef struct GuardOrigin
 	bool		is_public;		/* the row of "public" */
 } GuardOrigin;
 
-#define GUARD_TAG_WORDS ((COMMAND_TAG_NEXTTAG + 63) / 64)
+#define GUARD_TAG_WORDS ((GUARD_COMMAND_TAG_COUNT + 63) / 64)
 
 /*
  * A policy as the hooks use it: one catalog row, or the strictest merge of
@@ -71,12 +72,14 @@ typedef struct GuardPolicy
 	double		max_cost;		/* negative: no limit */
 	int64		max_scan_rows;	/* negative: no limit */
 	int64		max_scan_size;	/* bytes; negative: no limit */
+	int64		max_duration_ms;	/* negative: no limit (1.1) */
 	bool		has_blocked;
 	uint64		blocked[GUARD_TAG_WORDS];	/* bitmap over CommandTag */
 	GuardOrigin origin;			/* of the action (deny) and of the policy */
 	GuardOrigin cost_origin;
 	GuardOrigin rows_origin;
 	GuardOrigin size_origin;
+	GuardOrigin duration_origin;
 	const char *note;			/* NULL if none */
 	const char *source;			/* "own", "inherited from ...", "public", "none" */
 } GuardPolicy;
@@ -109,6 +112,8 @@ extern bool guard_parse_state(const char *name, GuardServerState *state);
 extern const char *guard_action_name(GuardAction action);
 extern CommandTag guard_lookup_blockable_tag(const char *name, const char **why_not);
 extern void guard_reset_catalog_lookup(void);
+extern int64 guard_interval_ms(const Interval *interval);
+extern Interval *guard_ms_interval(int64 ms);
 
 /* policy_cache.c */
 extern void guard_cache_init(void);

@@ -164,17 +164,22 @@ else
 	grep '^E: ' "$tmp/lintian.log" >&2
 fi
 
-# The .deb holds the library and every install script of the tree.
+# The .deb holds the library, the control file and every install script
+# and secondary control file (primary_guard--*) of the tree, nothing else.
 dpkg-deb -c "$deb" | awk '{ print $NF }' | sed 's|^\./|/|' >"$tmp/deb.list"
 want=("$pkglibdir/primary_guard.so" "$extdir/primary_guard.control")
 nsql=0
-for f in "$repo"/primary_guard--*.sql; do want+=("$extdir/$(basename "$f")"); nsql=$((nsql + 1)); done
+for f in "$repo"/primary_guard--*.sql "$repo"/primary_guard--*.control; do
+	[[ -f $f ]] || continue
+	want+=("$extdir/$(basename "$f")")
+	nsql=$((nsql + 1))
+done
 absent=()
 for f in "${want[@]}"; do grep -qx "$f" "$tmp/deb.list" || absent+=("$f"); done
 extra_sql=$(grep "^$extdir/primary_guard--" "$tmp/deb.list" | while read -r f; do
 	[[ -f $repo/$(basename "$f") ]] || echo "$f"; done)
 if [[ ${#absent[@]} -eq 0 && -z $extra_sql ]]; then
-	echo "ok - package: the .deb holds primary_guard.so, the control file and all $nsql install scripts"
+	echo "ok - package: the .deb holds primary_guard.so, the control file and all $nsql primary_guard--* files"
 else
 	echo "not ok - package: the .deb lacks ${absent[*]}; holds scripts not in the tree: $extra_sql"
 fi
@@ -182,7 +187,7 @@ fi
 # Move any `make install` copy away: what the server loads must come from
 # the package.
 for f in "$pkglibdir/primary_guard.so" "$pkglibdir/bitcode/primary_guard" \
-	"$pkglibdir/bitcode/primary_guard.index.bc" "$extdir"/primary_guard.control "$extdir"/primary_guard--*.sql; do
+	"$pkglibdir/bitcode/primary_guard.index.bc" "$extdir"/primary_guard.control "$extdir"/primary_guard--*; do
 	[[ -e $f ]] || continue
 	mkdir -p "$saved$(dirname "$f")"
 	mv "$f" "$saved$f" && moved+=("$f")
@@ -208,8 +213,9 @@ pg_guard_start_server "$data"
 psql_su() { pg_guard_as_user psql -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 out=$(psql_su -c "CREATE EXTENSION primary_guard" \
 	-c "SELECT extversion FROM pg_extension WHERE extname = 'primary_guard'" \
-	-c "SELECT primary_guard.server_state()" \
-	-c "SELECT verdict FROM primary_guard.check_query('SELECT 1')" 2>&1)
+	-c "SET search_path = primary_guard, pg_catalog" \
+	-c "SELECT server_state()" \
+	-c "SELECT verdict FROM check_query('SELECT 1')" 2>&1)
 if [[ $out == "$default"$'\n'primary$'\n'allow ]]; then
 	echo "ok - package: with the package's library preloaded, CREATE EXTENSION installs version $default and the functions work"
 else
