@@ -12,6 +12,10 @@
 #   tap        make installcheck, prove -v t/*.pl   (TAP_TESTS)
 #   extra      every test/suites/*.sh               (prints "ok - x" / "not ok - x")
 #
+# Run as root, test/suites/package.sh (which builds, installs and purges the
+# Debian package) runs first instead, as root, from the checkout (its
+# `make dist` needs .git), before anything is built or installed.
+#
 # Counted: each pg_regress test, each isolation spec, each TAP assertion
 # (a TAP file that dies or breaks its plan counts one more failure), each
 # ok/not ok line of an extra suite; a suite that fails without reporting a
@@ -130,12 +134,18 @@ count_extra() {
 	done <"$log"
 }
 
-# run_suite NAME COUNTER CMD...: run CMD as the test user in the work copy,
-# bounded by SUITE_TIMEOUT and what is left of RUN_BUDGET, output shown
-# and logged; count the results.  Returns 1 if the suite had failures.
+# run_suite NAME COUNTER [--root] CMD...: run CMD as the test user in the
+# work copy (with --root: as ourselves in the checkout), bounded by
+# SUITE_TIMEOUT and what is left of RUN_BUDGET, output shown and logged;
+# count the results.  Returns 1 if the suite had failures.
 run_suite() {
 	local name=$1 counter=$2 rc=0 limit=$((RUN_BUDGET - SECONDS))
+	local dir=$PG_GUARD_WORK as=(pg_guard_as_user)
 	shift 2
+	if [[ $1 == --root ]]; then
+		dir=$repo as=()
+		shift
+	fi
 	if [[ $limit -lt 10 ]]; then
 		fail "$name: not run, RUN_BUDGET of ${RUN_BUDGET}s used up"
 		return 1
@@ -145,7 +155,7 @@ run_suite() {
 	local f0=$failed p0=$passed
 	echo
 	echo "===== $name ====="
-	(cd "$PG_GUARD_WORK" && pg_guard_as_user timeout -k 30 "$limit" "$@") 2>&1 |
+	(cd "$dir" && "${as[@]}" timeout -k 30 "$limit" "$@") 2>&1 |
 		tee "$log" || rc=$?
 	"$counter" "$name" "$log"
 	if [[ $rc -ne 0 && $failed -eq $f0 ]]; then
@@ -190,6 +200,15 @@ fi
 pg_guard_prepare "$repo"
 mkdir -p "$PG_GUARD_TMP/logs"
 
+# The package suite as root, while no `make install` copy of this run is
+# there yet (it moves any other away and puts it back).
+package_ran=0
+if [[ $EUID -eq 0 && " $SUITES " == *" extra "* && -f $repo/test/suites/package.sh ]]; then
+	run_suite extra/package count_extra --root bash test/suites/package.sh || true
+	package_ran=1
+fi
+
+echo
 echo "===== build ====="
 if ! pg_guard_build; then
 	fail "build: make failed"
@@ -238,6 +257,7 @@ for suite in $SUITES; do
 		extra_suites=("$PG_GUARD_WORK"/test/suites/*.sh)
 		shopt -u nullglob
 		for s in "${extra_suites[@]}"; do
+			[[ $package_ran -eq 1 && $(basename "$s") == package.sh ]] && continue
 			run_suite "extra/$(basename "$s" .sh)" count_extra bash "test/suites/$(basename "$s")" || true
 		done
 		;;
