@@ -394,8 +394,11 @@ guard_duration_violation(GuardViolation *v, const GuardPolicy *policy,
 			  &policy->duration_origin,
 			  psprintf(" allows %s on the %s server.",
 					   describe_ms(policy->max_duration_ms), guard_state_name(state)));
-	v->message = psprintf("canceling statement on %s server: it ran longer than its policy allows",
-						  guard_state_name(state));
+	v->message = policy->enforce ?
+		psprintf("canceling statement on %s server: it ran longer than its policy allows",
+				 guard_state_name(state)) :
+		psprintf("statement on %s server ran longer than its policy allows",
+				 guard_state_name(state));
 	v->runtime = true;
 }
 
