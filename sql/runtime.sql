@@ -74,7 +74,7 @@ SELECT verdict, rule, relation, reason ~ 'while running' AS while_running
 
 -- 7. max_duration: a statement of a covered role still running after it
 --    is cancelled (57014), naming the policy and the server state.
-SELECT primary_guard.set_policy('regress_rt_analysts', 'limit', max_duration => '300ms');
+SELECT primary_guard.set_policy('regress_rt_analysts', 'limit', max_duration => '1s');
 SELECT max_duration FROM primary_guard.policies WHERE role = 'regress_rt_analysts';
 SELECT max_duration FROM primary_guard.effective_policy('regress_rt_analyst');
 SET ROLE regress_rt_analyst;
@@ -85,8 +85,8 @@ DO $$ BEGIN PERFORM pg_sleep(2); END $$;
 -- The session goes on; a short statement is not touched.
 SELECT count(*) FROM regress_rt WHERE id < 10;
 -- The timer of a finished statement does not reach the next one.
-SELECT pg_sleep(0.2);
-SELECT pg_sleep(0.2);
+SELECT pg_sleep(0.3);
+SELECT pg_sleep(0.3);
 -- A lower statement_timeout wins, with its own message...
 SET statement_timeout = '100ms';
 SELECT pg_sleep(2);

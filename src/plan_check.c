@@ -30,6 +30,7 @@
 #include "storage/lockdefs.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -195,11 +196,50 @@ guard_runtime_violation(GuardViolation *v, const GuardPolicy *policy,
 	v->runtime = true;
 }
 
+/*
+ * Functions a 'deny' policy refuses: they change sequences (nextval,
+ * setval) or read and write large objects, reaching relations through a
+ * function call instead of the range table.  currval() and lastval() only
+ * read the session's own state.
+ */
+static const Oid deny_functions[] = {
+	F_NEXTVAL, F_SETVAL_REGCLASS_INT8, F_SETVAL_REGCLASS_INT8_BOOL,
+	F_LO_CREATE, F_LO_CREAT, F_LO_IMPORT_TEXT, F_LO_IMPORT_TEXT_OID, F_LO_EXPORT,
+	F_LO_OPEN, F_LO_CLOSE, F_LOREAD, F_LOWRITE, F_LO_LSEEK, F_LO_LSEEK64,
+	F_LO_TELL, F_LO_TELL64, F_LO_UNLINK, F_LO_TRUNCATE, F_LO_TRUNCATE64,
+	F_LO_FROM_BYTEA, F_LO_GET_OID, F_LO_GET_OID_INT8_INT4, F_LO_PUT
+};
+
+/*
+ * A function of deny_functions that the plan calls, or InvalidOid.  Built-in
+ * functions are called without any hook, and a plan has no generic
+ * expression walker, so the plan's node text is searched for each call
+ * (":funcid N ").  Only statements of 'deny' sessions that read no table
+ * get here, so the cost is theirs alone.
+ */
+static Oid
+denied_function_call(PlannedStmt *stmt)
+{
+	char	   *text = psprintf("%s %s", nodeToString(stmt->planTree),
+								nodeToString(stmt->subplans));
+
+	for (size_t i = 0; i < lengthof(deny_functions); i++)
+	{
+		char		pattern[32];
+
+		snprintf(pattern, sizeof(pattern), ":funcid %u ", deny_functions[i]);
+		if (strstr(text, pattern) != NULL)
+			return deny_functions[i];
+	}
+	return InvalidOid;
+}
+
 static bool
 check_deny_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 				GuardServerState state, GuardViolation *v)
 {
 	ListCell   *lc;
+	Oid			func;
 
 	foreach(lc, stmt->rtable)
 	{
@@ -217,6 +257,15 @@ check_deny_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 						 psprintf(" denies access to tables on the %s server.",
 								  guard_state_name(state)));
 	}
+
+	func = denied_function_call(stmt);
+	if (OidIsValid(func))
+		return violation(v, policy, state, ERRCODE_INSUFFICIENT_PRIVILEGE, "deny",
+						 NULL, 0, 0,
+						 psprintf("calling %s() is not allowed", get_func_name(func)),
+						 "The ", &policy->origin,
+						 psprintf(" denies changing sequences and using large objects on the %s server.",
+								  guard_state_name(state)));
 	return false;
 }
 
@@ -400,18 +449,4 @@ guard_duration_violation(GuardViolation *v, const GuardPolicy *policy,
 		psprintf("statement on %s server ran longer than its policy allows",
 				 guard_state_name(state));
 	v->runtime = true;
-}
-
-/* A 'deny' policy refuses calling function 'fn_oid' (function_guard.c). */
-void
-guard_function_violation(GuardViolation *v, const GuardPolicy *policy,
-						 GuardServerState state, Oid fn_oid)
-{
-	char	   *name = get_func_name(fn_oid);
-
-	violation(v, policy, state, ERRCODE_INSUFFICIENT_PRIVILEGE, "deny", NULL, 0, 0,
-			  psprintf("calling %s() is not allowed", name ? name : "?"),
-			  "The ", &policy->origin,
-			  psprintf(" denies changing sequences and using large objects on the %s server.",
-					   guard_state_name(state)));
 }

@@ -82,7 +82,6 @@ _PG_init(void)
 	guard_runtime_init();
 	guard_install_executor_hook();
 	guard_install_utility_hook();
-	guard_install_function_hook();
 }
 
 /*

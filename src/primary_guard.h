@@ -12,7 +12,6 @@
  *	violation.c       turning a violation into an error, warning or reason text
  *	executor_guard.c  the ExecutorStart hook
  *	utility_guard.c   the ProcessUtility hook
- *	function_guard.c  the fmgr hook: functions a deny policy refuses
  *	scan_estimate.c   rows and bytes a plan reads from each relation
  *	runtime_limits.c  max_scan_rows counted while running; max_duration
  *	check_query.c     check_query(): the same decision without running anything
@@ -179,8 +178,6 @@ extern void guard_runtime_violation(GuardViolation *v, const GuardPolicy *policy
 									GuardServerState state, const GuardRelRead *rel);
 extern void guard_duration_violation(GuardViolation *v, const GuardPolicy *policy,
 									 GuardServerState state);
-extern void guard_function_violation(GuardViolation *v, const GuardPolicy *policy,
-									 GuardServerState state, Oid fn_oid);
 
 /* runtime_limits.c */
 extern void guard_runtime_init(void);
@@ -219,9 +216,8 @@ extern void guard_promotion_note_statement(struct QueryDesc *queryDesc);
 /* shmem.c */
 extern void guard_shmem_init(void);
 
-/* executor_guard.c, utility_guard.c, function_guard.c */
+/* executor_guard.c, utility_guard.c */
 extern void guard_install_executor_hook(void);
 extern void guard_install_utility_hook(void);
-extern void guard_install_function_hook(void);
 
 #endif							/* PRIMARY_GUARD_H */
