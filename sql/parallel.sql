@@ -51,7 +51,7 @@ RESET ROLE;
 RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
 SELECT primary_guard.drop_policy('regress_par_limited');
 SELECT primary_guard.drop_policy('regress_par_denied');
-DROP FUNCTION regress_par_count(), regress_par_force(text);
+DROP FUNCTION regress_par_count(), regress_par_force(text), pg_temp.cnt();
 DROP TABLE regress_par_big;
 REVOKE TEMPORARY ON DATABASE contrib_regression FROM regress_par_limited;
 DROP ROLE regress_par_limited, regress_par_denied;
