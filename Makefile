@@ -33,7 +33,7 @@ DATA = $(wildcard primary_guard--*.sql) $(wildcard primary_guard--*.control)
 # (debian/tests/installcheck: pg_buildext installcheck on the package).
 TEST_CONF = test/primary_guard.conf
 REGRESS = install extension_schema policy_sql resolution executor rows_read runtime introspection deny_objects parallel utility check_query stats security bad_input
-ISOLATION = policy_change policy_race
+ISOLATION = policy_change policy_race copy_race
 ifndef EXISTING_SERVER
 REGRESS_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check
 ISOLATION_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check_iso
