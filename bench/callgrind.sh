@@ -17,6 +17,13 @@
 #            level Bind/Execute only passes the ExecutorStart hook.
 #   simple   SELECT abalance FROM pgbench_accounts WHERE aid = 1 each time
 #            (parse, plan, ExecutorStart hook).
+#   small    allowed statements that read small tables: a full scan of a
+#            small lookup table (pgbench_branches) and a few index probes
+#            (aid IN (1, 2, 3)), alternately; the limited role's policies
+#            count every row of both.
+#   rows100k one statement reading 100,000 rows through an index
+#            (aid <= 100000): the run-time count's cost per row, measured
+#            with N1R and N2R statements (valgrind is slow).
 #
 # Each role is compared with the same role on the same data without the
 # library (the role's own privilege checks differ slightly).
@@ -33,6 +40,8 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 N1=${N1:-1000}
 N2=${N2:-3000}
+N1R=${N1R:-2}
+N2R=${N2R:-6}
 NPOLICIES=${NPOLICIES:-10000}
 NGROUPS=50
 KEEP=${KEEP:-0}
@@ -98,12 +107,22 @@ STARTED=0
 make_input() {			# make_input KIND ROLE N
 	echo "SET ROLE $2;"
 	echo "SELECT abalance FROM pgbench_accounts WHERE aid = 1;"
-	if [ "$1" = execute ]; then
+	case $1 in
+	execute)
 		echo "PREPARE q AS SELECT abalance FROM pgbench_accounts WHERE aid = 1;"
-		for _ in $(seq 1 "$3"); do echo "EXECUTE q;"; done
-	else
-		for _ in $(seq 1 "$3"); do echo "SELECT abalance FROM pgbench_accounts WHERE aid = 1;"; done
-	fi
+		for _ in $(seq 1 "$3"); do echo "EXECUTE q;"; done ;;
+	simple)
+		for _ in $(seq 1 "$3"); do echo "SELECT abalance FROM pgbench_accounts WHERE aid = 1;"; done ;;
+	small)
+		echo "SELECT count(*) FROM pgbench_branches;"
+		echo "SELECT sum(abalance) FROM pgbench_accounts WHERE aid IN (1, 2, 3);"
+		for i in $(seq 1 "$3"); do
+			if [ $((i % 2)) = 0 ]; then echo "SELECT count(*) FROM pgbench_branches;"
+			else echo "SELECT sum(abalance) FROM pgbench_accounts WHERE aid IN (1, 2, 3);"; fi
+		done ;;
+	rows100k)
+		for _ in $(seq 1 "$3"); do echo "SELECT sum(abalance) FROM pgbench_accounts WHERE aid <= 100000;"; done ;;
+	esac
 }
 
 # run_one KIND LIB(0|1) ROLE N -> total Ir
@@ -127,12 +146,17 @@ run_one() {
 declare -A PER
 echo
 printf '   %-8s %-18s %14s %14s %12s\n' kind config "Ir(N=$N1)" "Ir(N=$N2)" "Ir/stmt"
-for kind in execute simple; do
+KINDS=${KINDS:-execute simple small rows100k}
+kind_n() {			# kind_n KIND -> "N1 N2"
+	if [ "$1" = rows100k ]; then echo "$N1R $N2R"; else echo "$N1 $N2"; fi
+}
+for kind in $KINDS; do
+	read -r n1 n2 <<<"$(kind_n "$kind")"
 	for cfg in "0 bench_free" "1 bench_free" "0 bench_limited" "1 bench_limited"; do
 		read -r lib role <<<"$cfg"
-		a=$(run_one "$kind" "$lib" "$role" "$N1")
-		b=$(run_one "$kind" "$lib" "$role" "$N2")
-		per=$(awk -v a="$a" -v b="$b" -v n=$((N2 - N1)) 'BEGIN { printf "%.0f", (b - a) / n }')
+		a=$(run_one "$kind" "$lib" "$role" "$n1")
+		b=$(run_one "$kind" "$lib" "$role" "$n2")
+		per=$(awk -v a="$a" -v b="$b" -v n=$((n2 - n1)) 'BEGIN { printf "%.0f", (b - a) / n }')
 		PER[$kind.$lib.$role]=$per
 		name=$([ "$lib" = 1 ] && echo "lib/${role#bench_}" || echo "nolib/${role#bench_}")
 		printf '   %-8s %-18s %14s %14s %12s\n' "$kind" "$name" "$a" "$b" "$per"
@@ -141,7 +165,7 @@ done
 
 echo
 echo "== instructions added per statement by primary_guard (vs. the same role without the library)"
-for kind in execute simple; do
+for kind in $KINDS; do
 	for role in bench_free bench_limited; do
 		base=${PER[$kind.0.$role]}
 		v=${PER[$kind.1.$role]}
@@ -158,12 +182,14 @@ selfcost() {			# selfcost FILE -> "function<TAB>Ir" (self cost)
 			sub(/ \[.*$/, ""); sub(/^.*\//, ""); print $0 "\t" v }' | sort -t "$(printf '\t')" -k1,1
 }
 perstmt() {			# perstmt KIND LIB ROLE -> "function<TAB>Ir/stmt"
+	local n1 n2
+	read -r n1 n2 <<<"$(kind_n "$1")"
 	join -t "$(printf '\t')" -a1 -a2 -e 0 -o 0,1.2,2.2 \
-		<(selfcost "$TMP/cg.$1.$2.$3.$N1") <(selfcost "$TMP/cg.$1.$2.$3.$N2") |
-		awk -F '\t' -v n=$((N2 - N1)) '{ printf "%s\t%.1f\n", $1, ($3 - $2) / n }'
+		<(selfcost "$TMP/cg.$1.$2.$3.$n1") <(selfcost "$TMP/cg.$1.$2.$3.$n2") |
+		awk -F '\t' -v n=$((n2 - n1)) '{ printf "%s\t%.1f\n", $1, ($3 - $2) / n }'
 }
 if command -v callgrind_annotate >/dev/null; then
-	for kind in execute simple; do
+	for kind in $KINDS; do
 		for role in bench_free bench_limited; do
 			perstmt "$kind" 0 "$role" >"$TMP/per.0"
 			perstmt "$kind" 1 "$role" >"$TMP/per.1"
