@@ -51,7 +51,8 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 		if (guard_statement_policy(state, &policy) &&
 			guard_check_plan(queryDesc->plannedstmt, &policy, state, &v))
-			guard_report(&v, &policy, state, queryDesc->sourceText);
+			guard_report(&v, &policy, state, queryDesc->sourceText,
+						 queryDesc->plannedstmt);
 		if (state == GUARD_STANDBY && !IsParallelWorker())
 			guard_promotion_note_statement(queryDesc);
 	}

@@ -35,7 +35,7 @@ guard_ProcessUtility(PG_UTILITY_HOOK_ARGS)
 
 		if (guard_statement_policy(state, &policy) &&
 			guard_check_utility(parsetree, &policy, state, &v))
-			guard_report(&v, &policy, state, queryString);
+			guard_report(&v, &policy, state, queryString, pstmt);
 	}
 
 	if (prev_ProcessUtility)
