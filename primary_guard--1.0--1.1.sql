@@ -140,3 +140,25 @@ BEGIN
           WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()));
 END
 $grant$;
+
+-- recent_rejections() gains database, repeats and first_at: one entry per
+-- role, database and statement now, counting its repeats.
+DROP FUNCTION primary_guard.recent_rejections();
+CREATE FUNCTION primary_guard.recent_rejections(
+    OUT at pg_catalog.timestamptz,
+    OUT pid pg_catalog.int4,
+    OUT role pg_catalog.text,
+    OUT server_state pg_catalog.text,
+    OUT verdict pg_catalog.text,
+    OUT rule pg_catalog.text,
+    OUT relation pg_catalog.text,
+    OUT reason pg_catalog.text,
+    OUT query pg_catalog.text,
+    OUT database pg_catalog.text,
+    OUT repeats pg_catalog.int8,
+    OUT first_at pg_catalog.timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'recent_rejections_1_1'
+LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION primary_guard.recent_rejections() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION primary_guard.recent_rejections() TO pg_monitor;

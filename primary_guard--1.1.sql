@@ -204,9 +204,12 @@ CREATE FUNCTION primary_guard.recent_rejections(
     OUT rule pg_catalog.text,
     OUT relation pg_catalog.text,
     OUT reason pg_catalog.text,
-    OUT query pg_catalog.text)
+    OUT query pg_catalog.text,
+    OUT database pg_catalog.text,
+    OUT repeats pg_catalog.int8,
+    OUT first_at pg_catalog.timestamptz)
 RETURNS SETOF record
-AS 'MODULE_PATHNAME', 'recent_rejections'
+AS 'MODULE_PATHNAME', 'recent_rejections_1_1'
 LANGUAGE C VOLATILE STRICT;
 
 CREATE FUNCTION primary_guard.reset_stats()

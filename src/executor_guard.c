@@ -81,7 +81,8 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 		/* In warn mode, one warning per statement: no counting after it. */
 		if (guard_check_plan(queryDesc, &policy, state, &reads, &v))
-			guard_report(&v, &policy, state, queryDesc->sourceText);
+			guard_report(&v, &policy, state, queryDesc->sourceText,
+						 queryDesc->plannedstmt);
 		else
 			guard_runtime_start(queryDesc, &policy, state, &reads);
 	}

@@ -191,21 +191,34 @@ extern Oid	guard_copy_relation(CopyStmt *copy);
 extern bool guard_check_utility(Node *parsetree, Oid copy_relid, const GuardPolicy *policy,
 								GuardServerState state, GuardViolation *v);
 
+/* What the statistics keep of a statement's text: primary_guard.query_text. */
+typedef enum GuardQueryText
+{
+	GUARD_TEXT_FULL = 0,
+	GUARD_TEXT_NORMALIZED,		/* constants replaced by $n */
+	GUARD_TEXT_NONE
+} GuardQueryText;
+
 /* violation.c */
 extern const char *guard_role_name(Oid role);
 extern void guard_describe_origin(StringInfo buf, const GuardOrigin *origin);
 extern char *guard_hint(const GuardPolicy *policy, GuardServerState state);
 extern void guard_report(const GuardViolation *v, const GuardPolicy *policy,
-						 GuardServerState state, const char *query);
+						 GuardServerState state, const char *source,
+						 const PlannedStmt *pstmt);
 extern char *guard_violation_reason(const GuardViolation *v);
+extern bool guard_statement_has_secret(const Node *parsetree);
+extern char *guard_normalize_constants(const char *text);
 
 /* stats.c */
+extern int	guard_query_text;
 extern void guard_stats_init(void);
 extern Size guard_stats_shmem_size(void);
 extern void guard_stats_shmem_startup(void);
 extern void guard_stats_count_checked(Oid role);
 extern void guard_stats_record(const GuardViolation *v, const GuardPolicy *policy,
-							   GuardServerState state, const char *query);
+							   GuardServerState state, const char *text,
+							   bool hidden);
 
 /* promotion.c */
 extern void guard_promotion_init(void);

@@ -79,7 +79,7 @@ rows_exceeded(GuardRun *run, GuardRelRead *rel)
 		return;
 	run->warned = !run->policy.enforce;
 	guard_runtime_violation(&v, &run->policy, run->state, rel);
-	guard_report(&v, &run->policy, run->state, run->query);
+	guard_report(&v, &run->policy, run->state, run->query, run->estate->es_plannedstmt);
 }
 
 /* ExecProcNodeReal of a counted scan node. */
@@ -269,7 +269,7 @@ guard_duration_rethrow(MemoryContext context)
 	FlushErrorState();
 	duration_expired = false;
 	guard_duration_violation(&v, &duration_policy, duration_state);
-	guard_report(&v, &duration_policy, duration_state, debug_query_string);
+	guard_report(&v, &duration_policy, duration_state, debug_query_string, NULL);
 }
 
 /* At a statement's end, in warn mode: the overrun's one warning. */
@@ -282,7 +282,7 @@ guard_duration_warn(void)
 		return;
 	duration_expired = false;
 	guard_duration_violation(&v, &duration_policy, duration_state);
-	guard_report(&v, &duration_policy, duration_state, debug_query_string);
+	guard_report(&v, &duration_policy, duration_state, debug_query_string, NULL);
 }
 
 static void

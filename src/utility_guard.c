@@ -94,7 +94,7 @@ guard_ProcessUtility(PG_UTILITY_HOOK_ARGS)
 				}
 			}
 			if (guard_check_utility(parsetree, copy_relid, &policy, state, &v))
-				guard_report(&v, &policy, state, queryString);
+				guard_report(&v, &policy, state, queryString, pstmt);
 		}
 	}
 	else if (!IsA(parsetree, TransactionStmt))
