@@ -13,9 +13,11 @@
 #   fo_session_heavy_allowed     its count(*) runs there
 #   fo_inflight_start PORT       a second data_team session starts a guarded
 #                                statement that sleeps FO_SLEEP seconds
+#   fo_oldside_open PORT         an idle data_team session on the primary
 #   ... the manager's switchover ...
 #   fo_session_after_switchover  same backend pid, state primary, 54001
 #   fo_inflight_check LOGS...    the statement was cancelled by on_promote
+#   fo_oldside_check MANAGER     the session on the old primary was ended
 #   fo_check_rejoined NAME PORT  the old primary: standby, preload, query allowed
 #
 # Every assertion prints one "ok - ..." or "not ok - ..." line.  Background
@@ -120,6 +122,8 @@ fo_cleanup() {
 	trap - EXIT TERM INT
 	fo_session_close
 	[[ -n ${FO_INFLIGHT_PID:-} ]] && fo_stop_pid "$FO_INFLIGHT_PID" 5
+	[[ -n ${FO_OLD_FD:-} ]] && exec {FO_OLD_FD}>&- 2>/dev/null
+	[[ -n ${FO_OLD_PID:-} ]] && fo_stop_pid "$FO_OLD_PID" 5
 	for ((i = ${#FO_PIDS[@]} - 1; i >= 0; i--)); do
 		fo_stop_pid "${FO_PIDS[i]}"
 	done
@@ -356,6 +360,45 @@ fo_inflight_check() {
 		fo_ok "the new primary's log says primary_guard cancelled it (role data_team)"
 	else
 		fo_not_ok "no primary_guard cancel line in the new primary's log ($*)"
+	fi
+}
+
+# ---- an idle data_team session on the old primary --------------------------
+
+FO_OLD_PID=
+FO_OLD_FD=
+FO_OLD_OUT=
+
+# fo_oldside_open PORT: a psql fed through a fifo, left idle on the primary.
+fo_oldside_open() {
+	local fifo=$FO_DIR/old_primary_session.in
+	FO_OLD_OUT=$FO_DIR/old_primary_session.out
+	mkfifo "$fifo"
+	fo_as_user psql -X -At -h 127.0.0.1 -p "$1" -U data_team -d postgres \
+		<"$fifo" >"$FO_OLD_OUT" 2>&1 &
+	FO_OLD_PID=$!
+	exec {FO_OLD_FD}>"$fifo"
+	echo "SELECT 'pid=' || pg_backend_pid();" >&"$FO_OLD_FD"
+	if fo_wait 10 "the session on the old primary" grep -q '^pid=' "$FO_OLD_OUT"; then
+		fo_ok "an idle data_team session is open on the primary ($(grep '^pid=' "$FO_OLD_OUT"))"
+	else
+		fo_not_ok "no data_team session on the primary: $(cat "$FO_OLD_OUT")"
+	fi
+}
+
+# fo_oldside_check MANAGER: after the switchover, that session's next
+# statement finds its connection gone: the manager restarted the old
+# primary to make it a standby.
+fo_oldside_check() {
+	echo "SELECT 'pid=' || pg_backend_pid();" >&"$FO_OLD_FD" 2>/dev/null
+	exec {FO_OLD_FD}>&- 2>/dev/null
+	fo_wait 10 "the old primary's session to end" eval '! kill -0 "$FO_OLD_PID" 2>/dev/null'
+	fo_stop_pid "$FO_OLD_PID" 5
+	FO_OLD_PID=
+	if grep -q 'connection to server was lost' "$FO_OLD_OUT" && [[ $(grep -c '^pid=' "$FO_OLD_OUT") -eq 1 ]]; then
+		fo_ok "$1 ended the idle data_team session on the old primary when it demoted it (a new session is tested below)"
+	else
+		fo_not_ok "the idle session on the old primary: $(cat "$FO_OLD_OUT")"
 	fi
 }
 

@@ -140,6 +140,7 @@ fo_check_preload node2 "$node2_port"
 fo_session_open "$node2_port"
 fo_session_heavy_allowed
 fo_inflight_start "$node2_port"
+fo_oldside_open "$node1_port"
 
 # ---- the switchover ---------------------------------------------------------
 t0=$SECONDS
@@ -163,6 +164,7 @@ fi
 
 fo_session_after_switchover "$node2_port"
 fo_inflight_check "$took" "$node2"/log/*.log
+fo_oldside_check pg_autoctl
 
 # ---- the old primary rejoins -------------------------------------------------
 if fo_wait 120 "node1 secondary" states_are 'node1:secondary/secondary node2:primary/primary'; then
