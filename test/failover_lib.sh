@@ -101,6 +101,9 @@ fo_start_bg() {
 	fo_log "started pid $! ($1), log $log"
 }
 
+# fo_gone PID: true when PID has exited.
+fo_gone() { ! kill -0 "$1" 2>/dev/null; }
+
 # fo_stop_pid PID [SECONDS]: SIGTERM, wait up to SECONDS (default 20), SIGKILL.
 fo_stop_pid() {
 	local pid=$1 limit=$((SECONDS + ${2:-20}))
@@ -173,8 +176,8 @@ fo_sql() {
 		-U "${3:-postgres}" -d "${4:-postgres}" -c "$2"
 }
 
-# fo_sql_is PORT SQL EXPECTED [USER]: true when the result is EXPECTED.
-fo_sql_is() { [[ $(fo_sql "$1" "$2" "${4:-postgres}" 2>/dev/null) == "$3" ]]; }
+# fo_sql_is PORT SQL EXPECTED [USER [DB]]: true when the result is EXPECTED.
+fo_sql_is() { [[ $(fo_sql "$1" "$2" "${4:-postgres}" "${5:-postgres}" 2>/dev/null) == "$3" ]]; }
 
 # fo_load_data PORT: run once on the leader/primary.
 fo_load_data() {
@@ -224,7 +227,6 @@ fo_session_open() {
 	coproc FO_SESSION {
 		fo_as_user psql -X -q -v VERBOSITY=verbose -h 127.0.0.1 -p "$1" -U data_team -d postgres 2>&1
 	}
-	FO_SESSION_PID=$FO_SESSION_PID
 	fo_ask 'SELECT pg_backend_pid() AS pid, primary_guard.server_state() AS state \gset' \
 		'\echo @@pid :pid' '\echo @@state :state'
 }
@@ -241,7 +243,7 @@ fo_ask() {
 	FO_VAL=()
 	[[ -n ${FO_SESSION[1]:-} ]] || return 1
 	printf '%s\n' "$@" '\echo @@sqlstate :SQLSTATE' "\\echo @@end $FO_ASK_NO" \
-		>&"${FO_SESSION[1]}" 2>/dev/null || return 1
+		2>/dev/null 1>&"${FO_SESSION[1]}" || return 1
 	while :; do
 		IFS= read -r -t 60 line <&"${FO_SESSION[0]}" || return 1
 		case $line in
@@ -345,7 +347,7 @@ fo_inflight_start() {
 fo_inflight_check() {
 	local took=$1 ran
 	shift
-	if ! fo_wait 20 "the in-flight statement to end" eval '! kill -0 "$FO_INFLIGHT_PID" 2>/dev/null'; then
+	if ! fo_wait 20 "the in-flight statement to end" fo_gone "$FO_INFLIGHT_PID"; then
 		fo_stop_pid "$FO_INFLIGHT_PID" 5
 	fi
 	wait "$FO_INFLIGHT_PID" 2>/dev/null
@@ -390,9 +392,9 @@ fo_oldside_open() {
 # statement finds its connection gone: the manager restarted the old
 # primary to make it a standby.
 fo_oldside_check() {
-	echo "SELECT 'pid=' || pg_backend_pid();" >&"$FO_OLD_FD" 2>/dev/null
+	echo "SELECT 'pid=' || pg_backend_pid();" 2>/dev/null 1>&"$FO_OLD_FD"
 	exec {FO_OLD_FD}>&- 2>/dev/null
-	fo_wait 10 "the old primary's session to end" eval '! kill -0 "$FO_OLD_PID" 2>/dev/null'
+	fo_wait 10 "the old primary's session to end" fo_gone "$FO_OLD_PID"
 	fo_stop_pid "$FO_OLD_PID" 5
 	FO_OLD_PID=
 	if grep -q 'connection to server was lost' "$FO_OLD_OUT" && [[ $(grep -c '^pid=' "$FO_OLD_OUT") -eq 1 ]]; then

@@ -149,8 +149,12 @@ replica_of() {
 
 t_setup=$SECONDS
 fo_start_bg "$dir/patroni1.log" patroni "$dir/member1.yml"
-if ! fo_wait 60 "member1 leader" eval 'members_are member1:Leader:running &&
-	fo_sql_is "${pg[0]}" "SELECT pg_is_in_recovery()" f'; then
+# leads N: memberN is the leader in patronictl and its server is a primary.
+leads() {
+	[[ $(members) =~ member$1:Leader:running ]] &&
+		fo_sql_is "${pg[$1 - 1]}" 'SELECT pg_is_in_recovery()' f
+}
+if ! fo_wait 60 "member1 leader" leads 1; then
 	tail -n 30 "$dir/patroni1.log" >&2
 	fo_not_ok "member1 did not become the leader: $(members)"
 	exit 1
@@ -194,8 +198,7 @@ else
 	sw_rc=$?
 fi
 if [[ $sw_rc -eq 0 ]] &&
-	fo_wait 60 "member2 leader" eval '[[ $(members) == "member1:"*" member2:Leader:running" ]] &&
-		fo_sql_is "${pg[1]}" "SELECT pg_is_in_recovery()" f'; then
+	fo_wait 60 "member2 leader" leads 2; then
 	took=$((SECONDS - t0))
 	fo_ok "patronictl switchover made member2 the leader (${took}s)"
 else

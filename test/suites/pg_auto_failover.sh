@@ -85,7 +85,8 @@ if ! env_conf "$monitor" ||
 	exit 1
 fi
 fo_start_bg "$dir/monitor.log" pg_autoctl run --pgdata "$monitor"
-fo_wait 30 "the monitor" eval '[[ -n $(fo_sql "$monitor_port" "SELECT 1 FROM pgautofailover.formation LIMIT 1" postgres pg_auto_failover 2>/dev/null) ]]' ||
+fo_wait 30 "the monitor" fo_sql_is "$monitor_port" 'SELECT count(*) > 0 FROM pgautofailover.formation' t \
+	postgres pg_auto_failover ||
 	{ tail -n 20 "$dir/monitor.log" >&2; fo_not_ok "the monitor did not start"; exit 1; }
 
 # ---- node1: the first node, primary ---------------------------------------
@@ -102,8 +103,10 @@ fi
 printf '%s\n' "# primary_guard" "shared_preload_libraries = 'pg_stat_statements,primary_guard'" \
 	"primary_guard.on_promote = cancel" | fo_as_user tee -a "$node1/postgresql.conf" >/dev/null
 fo_start_bg "$dir/node1.log" pg_autoctl run --pgdata "$node1"
-fo_wait 60 "node1 single and up" eval 'states_are node1:single/single &&
-	fo_sql_is "$node1_port" "SELECT pg_is_in_recovery()" f' ||
+node1_single() {
+	states_are node1:single/single && fo_sql_is "$node1_port" 'SELECT pg_is_in_recovery()' f
+}
+fo_wait 60 "node1 single and up" node1_single ||
 	{ tail -n 20 "$dir/node1.log" >&2; fo_not_ok "node1 did not become a single primary: $(states)"; exit 1; }
 
 if fo_load_data "$node1_port"; then
@@ -143,6 +146,7 @@ fo_inflight_start "$node2_port"
 fo_oldside_open "$node1_port"
 
 # ---- the switchover ---------------------------------------------------------
+node2_primary() { [[ $(states) == node1:*" node2:primary/primary" ]]; }
 t0=$SECONDS
 if autoctl 150 perform switchover --pgdata "$node1" --wait 120 >"$dir/switchover.log" 2>&1; then
 	sw_rc=0
@@ -151,7 +155,7 @@ else
 fi
 took=$((SECONDS - t0))
 if [[ $sw_rc -eq 0 ]] &&
-	fo_wait 60 "node2 primary" eval '[[ $(states) == "node1:"*" node2:primary/primary" ]]'; then
+	fo_wait 60 "node2 primary" node2_primary; then
 	fo_ok "pg_autoctl perform switchover promoted node2 (${took}s)"
 else
 	tail -n 30 "$dir/switchover.log" >&2
