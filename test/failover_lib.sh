@@ -107,12 +107,13 @@ fo_gone() { ! kill -0 "$1" 2>/dev/null; }
 # fo_stop_pid PID [SECONDS]: SIGTERM, wait up to SECONDS (default 20), SIGKILL.
 fo_stop_pid() {
 	local pid=$1 limit=$((SECONDS + ${2:-20}))
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null
-	while kill -0 "$pid" 2>/dev/null && [[ $SECONDS -lt $limit ]]; do sleep 0.2; done
 	if kill -0 "$pid" 2>/dev/null; then
-		fo_log "pid $pid did not stop within ${2:-20}s, killing it"
-		kill -KILL "$pid" 2>/dev/null
+		kill -TERM "$pid" 2>/dev/null
+		while kill -0 "$pid" 2>/dev/null && [[ $SECONDS -lt $limit ]]; do sleep 0.2; done
+		if kill -0 "$pid" 2>/dev/null; then
+			fo_log "pid $pid did not stop within ${2:-20}s, killing it"
+			kill -KILL "$pid" 2>/dev/null
+		fi
 	fi
 	wait "$pid" 2>/dev/null || true
 }
@@ -125,7 +126,7 @@ fo_cleanup() {
 	trap - EXIT TERM INT
 	fo_session_close
 	[[ -n ${FO_INFLIGHT_PID:-} ]] && fo_stop_pid "$FO_INFLIGHT_PID" 5
-	[[ -n ${FO_OLD_FD:-} ]] && exec {FO_OLD_FD}>&- 2>/dev/null
+	[[ -n ${FO_OLD_FD:-} ]] && { exec {FO_OLD_FD}>&-; } 2>/dev/null
 	[[ -n ${FO_OLD_PID:-} ]] && fo_stop_pid "$FO_OLD_PID" 5
 	for ((i = ${#FO_PIDS[@]} - 1; i >= 0; i--)); do
 		fo_stop_pid "${FO_PIDS[i]}"
@@ -242,8 +243,14 @@ fo_ask() {
 	FO_SQLSTATE=gone FO_OUT=
 	FO_VAL=()
 	[[ -n ${FO_SESSION[1]:-} ]] || return 1
+	# SIGPIPE ignored while writing: a session that died must not kill us.
+	# (Not in a subshell: subshells do not get the coprocess' descriptors.)
+	local rc=0
+	trap '' PIPE
 	printf '%s\n' "$@" '\echo @@sqlstate :SQLSTATE' "\\echo @@end $FO_ASK_NO" \
-		2>/dev/null 1>&"${FO_SESSION[1]}" || return 1
+		2>/dev/null 1>&"${FO_SESSION[1]}" || rc=1
+	trap - PIPE
+	[[ $rc -eq 0 ]] || return 1
 	while :; do
 		IFS= read -r -t 60 line <&"${FO_SESSION[0]}" || return 1
 		case $line in
@@ -258,7 +265,7 @@ fo_ask() {
 fo_session_close() {
 	local fd=${FO_SESSION[1]:-}
 	if [[ -n $fd ]]; then
-		exec {fd}>&- 2>/dev/null
+		{ exec {fd}>&-; } 2>/dev/null
 	fi
 	if [[ -n ${FO_SESSION_PID:-} ]]; then
 		fo_stop_pid "$FO_SESSION_PID" 5
@@ -392,8 +399,11 @@ fo_oldside_open() {
 # statement finds its connection gone: the manager restarted the old
 # primary to make it a standby.
 fo_oldside_check() {
+	trap '' PIPE
 	echo "SELECT 'pid=' || pg_backend_pid();" 2>/dev/null 1>&"$FO_OLD_FD"
-	exec {FO_OLD_FD}>&- 2>/dev/null
+	trap - PIPE
+	{ exec {FO_OLD_FD}>&-; } 2>/dev/null
+	FO_OLD_FD=
 	fo_wait 10 "the old primary's session to end" fo_gone "$FO_OLD_PID"
 	fo_stop_pid "$FO_OLD_PID" 5
 	FO_OLD_PID=
