@@ -190,10 +190,13 @@ make_var() {
 
 # ---- setup ----------------------------------------------------------------
 
-# sqlsmith feeds the fuzz suite; root installs it with the rest, an
-# ordinary user without it gets that suite skipped.
+# sqlsmith feeds the fuzz suite, pg_auto_failover and Patroni (with etcd)
+# the manager suites; root installs them with the rest (services not
+# started, see pg_guard_install_packages), an ordinary user without them
+# gets those suites skipped.
 if [[ $EUID -eq 0 ]]; then
-	pg_guard_install_packages sqlsmith
+	pg_guard_install_packages sqlsmith "postgresql-$PG_GUARD_PGVERSION-auto-failover" \
+		pg-auto-failover-cli patroni python3-etcd etcd-server
 else
 	pg_guard_install_packages
 fi
