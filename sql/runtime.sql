@@ -107,7 +107,7 @@ SET ROLE regress_rt_analyst;
 SELECT pg_sleep(0.3);
 RESET ROLE;
 SELECT verdict, rule FROM primary_guard.recent_rejections()
- WHERE role = 'regress_rt_analyst' ORDER BY at DESC LIMIT 2;
+ WHERE role = 'regress_rt_analyst' ORDER BY at DESC LIMIT 1;
 
 -- Bad input.
 SELECT primary_guard.set_policy('regress_rt_analysts', 'limit', max_duration => '0');
