@@ -16,10 +16,19 @@
 #      in one session, against the median time to actually run it.
 #   3. The "primary_guard policy cache" memory context of a backend that has
 #      resolved the limited role.
+#   4. Reads the limited role's policies count (rows read by every path,
+#      counted again while running), nolib/bench_free against
+#      lib/bench_limited, pgbench -M prepared with custom scripts:
+#        small     a full scan of a small lookup table (pgbench_branches)
+#                  and a few index probes of pgbench_accounts
+#        rows100k  one statement reading 100,000 rows through the primary key
 #
-# Exit status 0 iff every target of issue 7 is met:
-#   free/nolib >= 0.99, limited/nolib >= 0.97, rejection median < 1 ms,
-#   cache memory < 256 kB.
+# Exit status 0 iff every target is met:
+#   free/nolib >= 0.99, limited/nolib >= 0.98 (pgbench -S, with run-time
+#   counting), small limited/nolib >= 0.98, rows100k limited/nolib >= 0.95,
+#   rejection median < 1 ms, cache memory < 256 kB.  On this 2-core machine
+#   TPS noise is larger than these margins: bench/callgrind.sh's instruction
+#   counts decide (bench/RESULTS.md).
 #
 # Requires the library to be installed (make install).  Run as root (the
 # servers then run as $PGUSER_OS via runuser) or as any non-root user.
@@ -206,13 +215,14 @@ busy_jiffies() {		# all CPUs' non-idle time so far, in clock ticks
 # run_case DATADIR PORT USER -> "TPS CPU_us_per_txn OTHER_LOAD_%"
 # OTHER_LOAD is the CPU time used during the run by anything but pgbench and
 # the backends it served, as a percentage of the machine (all CPUs).
+PGB_ARGS=(-S -M prepared)
 run_case() {
 	local before after n0 out txns i b0 b1 pgb
 	n0=$(nchildren "$1")
 	before=$(children_cpu "$1")
 	b0=$(busy_jiffies)
 	out=$( { TIMEFORMAT='PGBENCH_CPU %U %S'; time taskset_client as_pg "$PG_BINDIR/pgbench" \
-		-h "$SOCK" -p "$2" -U "$3" -n -S -M prepared -c "$CLIENTS" -j "$THREADS" -T "$DURATION" bench; } 2>&1)
+		-h "$SOCK" -p "$2" -U "$3" -n "${PGB_ARGS[@]}" -c "$CLIENTS" -j "$THREADS" -T "$DURATION" bench; } 2>&1)
 	b1=$(busy_jiffies)
 	# wait until the backends have exited and been reaped
 	for i in $(seq 1 100); do [ "$(nchildren "$1")" -le "$n0" ] && break; sleep 0.02; done
@@ -351,6 +361,42 @@ echo "   'primary_guard policy cache': $mem bytes ($((mem / 1024)) kB); with its
 echo "   whole backend, used bytes after the same statements: lib $used_lib, nolib $used_nolib (+$((used_lib - used_nolib)));"
 echo "   of which CacheMemoryContext (relcache/catcache entries the guard's lookups load): lib $cache_lib, nolib $cache_nolib (+$((cache_lib - cache_nolib)))"
 
+# --- 4. reads the limited role's policies count ----------------------------
+# The same alternation as section 1, nolib/bench_free against
+# lib/bench_limited, with a custom script per case.
+printf '%s\n' '\set aid random(1, 100000 * :scale - 3)' \
+	'SELECT count(*) FROM pgbench_branches;' \
+	'SELECT sum(abalance) FROM pgbench_accounts WHERE aid IN (:aid, :aid + 1, :aid + 2);' >"$TMP/small.sql"
+printf '%s\n' 'SELECT sum(abalance) FROM pgbench_accounts WHERE aid <= 100000;' >"$TMP/rows100k.sql"
+chmod 644 "$TMP/small.sql" "$TMP/rows100k.sql"
+ROUNDS4=${ROUNDS4:-$((ROUNDS / 2))}
+declare -A RATIO4
+echo
+echo "== 4. statements the limited role's policies count (pgbench -M prepared -f SCRIPT)"
+for script in small rows100k; do
+	PGB_ARGS=(-M prepared -f "$TMP/$script.sql")
+	T0=() T1=()
+	for r in $(seq 1 "$ROUNDS4"); do
+		if [ $((r % 2)) = 1 ]; then
+			read -r a _ _ <<<"$(run_case "$NOLIB" "$PORT_NOLIB" bench_free)"
+			read -r b _ _ <<<"$(run_case "$LIB" "$PORT_LIB" bench_limited)"
+		else
+			read -r b _ _ <<<"$(run_case "$LIB" "$PORT_LIB" bench_limited)"
+			read -r a _ _ <<<"$(run_case "$NOLIB" "$PORT_NOLIB" bench_free)"
+		fi
+		[ -n "$a" ] && [ -n "$b" ] || { echo "bench: pgbench failed for $script" >&2; exit 2; }
+		T0+=("$a") T1+=("$b")
+	done
+	n0=$(med "${T0[@]}") n1=$(med "${T1[@]}")
+	RATIO4[$script]=$(awk -v a="$n1" -v b="$n0" 'BEGIN { printf "%.4f", a / b }')
+	printf '   %-9s nolib/free median %9.1f TPS, lib/limited %9.1f TPS, ratio %s (%d rounds, nolib IQR %s%%)\n' \
+		"$script" "$n0" "$n1" "${RATIO4[$script]}" "$ROUNDS4" "$(spread "${T0[@]}")"
+done
+if grep -q 'statement rejected\|stopped on' "$LIB/server.log"; then
+	echo "bench: a section 4 statement was rejected" >&2
+	exit 2
+fi
+
 # --- verdict ---------------------------------------------------------------
 echo
 echo "== targets"
@@ -364,7 +410,9 @@ check() {			# check NAME OK_EXPR DESCRIPTION
 	fi
 }
 check "no-policy role" "$ratio_free >= 0.99" "TPS ratio $ratio_free (target >= 0.99)"
-check "limited role" "$ratio_lim >= 0.97" "TPS ratio $ratio_lim (target >= 0.97)"
+check "limited role" "$ratio_lim >= 0.98" "TPS ratio $ratio_lim (target >= 0.98, run-time counting included)"
+check "small tables" "${RATIO4[small]} >= 0.98" "limited/nolib TPS ratio ${RATIO4[small]} (target >= 0.98)"
+check "100k-row statement" "${RATIO4[rows100k]} >= 0.95" "limited/nolib TPS ratio ${RATIO4[rows100k]} (target >= 0.95)"
 check "rejection" "$rej_med < 1.0 && $nrej >= $REJECTS" "median $rej_med ms (target < 1 ms; $nrej rejected), running it takes $run_med ms"
 check "cache memory" "$mem > 0 && $mem_tree < 262144" "$mem bytes, $mem_tree with child contexts (target < 256 kB)"
 

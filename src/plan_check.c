@@ -42,12 +42,16 @@
  * that psql's \d, drivers and BI tools introspect under any limit.
  */
 bool
-guard_relation_is_system(Oid relid)
+guard_namespace_is_system(Oid nsp)
 {
-	Oid			nsp = get_rel_namespace(relid);
-
 	return nsp == PG_CATALOG_NAMESPACE || nsp == PG_TOAST_NAMESPACE ||
 		nsp == guard_information_schema();
+}
+
+bool
+guard_relation_is_system(Oid relid)
+{
+	return guard_namespace_is_system(get_rel_namespace(relid));
 }
 
 /*

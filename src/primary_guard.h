@@ -170,6 +170,7 @@ extern GuardRelRead *guard_read_of_scan(GuardReads *reads, PlannedStmt *stmt,
 										Index scanrelid);
 
 /* plan_check.c */
+extern bool guard_namespace_is_system(Oid nsp);
 extern bool guard_relation_is_system(Oid relid);
 extern bool guard_check_plan(struct QueryDesc *queryDesc, const GuardPolicy *policy,
 							 GuardServerState state, GuardReads *reads,

@@ -42,20 +42,31 @@
 
 #include "primary_guard.h"
 
-/* One executor run counted against max_scan_rows. */
+/* A counted scan node: its real ExecProcNode and its relation's entry. */
+typedef struct CountedNode
+{
+	ExecProcNodeMtd real_exec;
+	GuardRelRead *rel;
+} CountedNode;
+
+/*
+ * One executor run counted against max_scan_rows.  Only the policy's
+ * numbers are kept: the texts of a report come from resolving the policy
+ * again, since the policy cache may be rebuilt while the statement runs.
+ */
 typedef struct GuardRun
 {
 	struct GuardRun *next;
 	EState	   *estate;
-	GuardPolicy policy;			/* strings copied: the cache may be reset */
+	int64		limit;
+	bool		enforce;
+	bool		warned;
+	GuardOrigin rows_origin;
 	GuardServerState state;
 	const char *query;
-	int64		limit;
-	bool		warned;
 	GuardReads	reads;
-	ExecProcNodeMtd *real_exec; /* by plan_node_id */
-	GuardRelRead **rel_of_node; /* by plan_node_id */
 	MemoryContextCallback unlink;
+	CountedNode nodes[FLEXIBLE_ARRAY_MEMBER];	/* by plan_node_id */
 } GuardRun;
 
 static GuardRun *active_runs = NULL;
@@ -70,16 +81,21 @@ static GuardServerState duration_state;
 static MemoryContext duration_context = NULL;
 
 /* Report the first row past the limit of a relation. */
-static void
+static pg_noinline void
 rows_exceeded(GuardRun *run, GuardRelRead *rel)
 {
+	GuardPolicy policy;
 	GuardViolation v;
 
 	if (run->warned)
 		return;
-	run->warned = !run->policy.enforce;
-	guard_runtime_violation(&v, &run->policy, run->state, rel);
-	guard_report(&v, &run->policy, run->state, run->query, run->estate->es_plannedstmt);
+	run->warned = !run->enforce;
+	guard_resolve_session(run->state, &policy);
+	policy.enforce = run->enforce;
+	policy.max_scan_rows = run->limit;
+	policy.rows_origin = run->rows_origin;
+	guard_runtime_violation(&v, &policy, run->state, rel);
+	guard_report(&v, &policy, run->state, run->query, run->estate->es_plannedstmt);
 }
 
 /* ExecProcNodeReal of a counted scan node. */
@@ -87,15 +103,16 @@ static TupleTableSlot *
 counting_exec(PlanState *node)
 {
 	GuardRun   *run = active_runs;
-	int			id = node->plan->plan_node_id;
+	CountedNode *counted;
 	TupleTableSlot *slot;
 
 	/* Usually the first: the innermost running statement. */
 	while (run->estate != node->state)
 		run = run->next;
-	slot = run->real_exec[id] (node);
-	if (!TupIsNull(slot) && ++run->rel_of_node[id]->counted > run->limit)
-		rows_exceeded(run, run->rel_of_node[id]);
+	counted = &run->nodes[node->plan->plan_node_id];
+	slot = counted->real_exec(node);
+	if (!TupIsNull(slot) && ++counted->rel->counted > run->limit)
+		rows_exceeded(run, counted->rel);
 	return slot;
 }
 
@@ -108,15 +125,6 @@ unlink_run(void *arg)
 		p = &(*p)->next;
 	if (*p != NULL)
 		*p = (*p)->next;
-}
-
-static void
-copy_policy_strings(GuardPolicy *policy, MemoryContext context)
-{
-	if (policy->note)
-		policy->note = MemoryContextStrdup(context, policy->note);
-	if (policy->source)
-		policy->source = MemoryContextStrdup(context, policy->source);
 }
 
 static bool
@@ -140,10 +148,10 @@ wrap_scans(PlanState *ps, void *context)
 													   ((Scan *) plan)->scanrelid);
 
 				if (rel != NULL && plan->plan_node_id < run->reads.max_node_id &&
-					run->real_exec[plan->plan_node_id] == NULL)
+					run->nodes[plan->plan_node_id].real_exec == NULL)
 				{
-					run->real_exec[plan->plan_node_id] = ps->ExecProcNodeReal;
-					run->rel_of_node[plan->plan_node_id] = rel;
+					run->nodes[plan->plan_node_id].real_exec = ps->ExecProcNodeReal;
+					run->nodes[plan->plan_node_id].rel = rel;
 					ps->ExecProcNodeReal = counting_exec;
 				}
 				break;
@@ -163,25 +171,22 @@ guard_runtime_start(QueryDesc *queryDesc, const GuardPolicy *policy,
 					GuardServerState state, const GuardReads *reads)
 {
 	EState	   *estate = queryDesc->estate;
-	MemoryContext old;
 	GuardRun   *run;
 
 	if (policy->action != GUARD_ACTION_LIMIT || policy->max_scan_rows <= 0 ||
 		reads->nrels == 0 || estate == NULL)
 		return;
 
-	old = MemoryContextSwitchTo(estate->es_query_cxt);
-	run = palloc0(sizeof(GuardRun));
+	run = MemoryContextAllocZero(estate->es_query_cxt,
+								 offsetof(GuardRun, nodes) +
+								 reads->max_node_id * sizeof(CountedNode));
 	run->estate = estate;
-	run->policy = *policy;
-	copy_policy_strings(&run->policy, estate->es_query_cxt);
+	run->limit = policy->max_scan_rows;
+	run->enforce = policy->enforce;
+	run->rows_origin = policy->rows_origin;
 	run->state = state;
 	run->query = queryDesc->sourceText;
-	run->limit = policy->max_scan_rows;
 	run->reads = *reads;
-	run->real_exec = palloc0(reads->max_node_id * sizeof(ExecProcNodeMtd));
-	run->rel_of_node = palloc0(reads->max_node_id * sizeof(GuardRelRead *));
-	MemoryContextSwitchTo(old);
 
 	run->next = active_runs;
 	active_runs = run;
@@ -225,8 +230,13 @@ duration_disarm(void)
 void
 guard_duration_statement(const GuardPolicy *policy, GuardServerState state)
 {
-	TimestampTz start = GetCurrentStatementStartTimestamp();
+	TimestampTz start;
 
+	/* Nothing armed and nothing to arm: the common case, no clock read. */
+	if (!duration_armed &&
+		(policy == NULL || policy->action != GUARD_ACTION_LIMIT || policy->max_duration_ms < 0))
+		return;
+	start = GetCurrentStatementStartTimestamp();
 	if (start == duration_statement)
 		return;
 	duration_statement = start;
@@ -242,7 +252,10 @@ guard_duration_statement(const GuardPolicy *policy, GuardServerState state)
 												 ALLOCSET_SMALL_SIZES);
 	MemoryContextReset(duration_context);
 	duration_policy = *policy;
-	copy_policy_strings(&duration_policy, duration_context);
+	if (duration_policy.note)
+		duration_policy.note = MemoryContextStrdup(duration_context, duration_policy.note);
+	if (duration_policy.source)
+		duration_policy.source = MemoryContextStrdup(duration_context, duration_policy.source);
 	duration_state = state;
 	duration_armed = true;
 	enable_timeout_at(duration_timeout,
@@ -288,6 +301,8 @@ guard_duration_warn(void)
 static void
 runtime_xact_callback(XactEvent event, void *arg)
 {
+	if (!duration_armed && duration_statement == 0)
+		return;
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
 	{

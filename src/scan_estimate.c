@@ -29,8 +29,8 @@
  * Bytes are whole-relation pages for full scans, and rows times the
  * relation's bytes per row (from pg_class) otherwise.
  *
- * Nothing here allocates for a plan that reads no relation; otherwise one
- * array per statement, in the caller's memory context.
+ * Nothing here allocates for a plan that reads no counted relation;
+ * otherwise one block per statement, in the executor's memory context.
  *
  *-------------------------------------------------------------------------
  */
@@ -56,6 +56,7 @@ typedef struct ReadWalk
 	Index	   *parent_of;		/* rt index -> parent rt index; built lazily */
 	int		   *rel_of_rti;		/* top rt index -> index in reads->rels + 1 */
 	double		divisor;		/* participants of the enclosing Gather */
+	MemoryContext context;		/* where the result is allocated */
 } ReadWalk;
 
 /* The planner's estimate of a whole relation, now: rows and bytes. */
@@ -103,9 +104,17 @@ relation_entry(ReadWalk *w, Index rti, bool *is_child)
 	if (w->parent_of == NULL)
 	{
 		ListCell   *lc;
+		char	   *space;
 
-		w->parent_of = palloc0((w->nrels + 1) * sizeof(Index));
-		w->rel_of_rti = palloc0((w->nrels + 1) * sizeof(int));
+		/* One allocation, in the executor's memory: run-time counting keeps it. */
+		space = MemoryContextAllocZero(w->context,
+									   w->nrels * sizeof(GuardRelRead) +
+									   (w->nrels + 1) * (sizeof(Index) + sizeof(int)));
+		reads->rels = (GuardRelRead *) space;
+		space += w->nrels * sizeof(GuardRelRead);
+		w->rel_of_rti = (int *) space;
+		space += (w->nrels + 1) * sizeof(int);
+		w->parent_of = (Index *) space;
 		foreach(lc, w->stmt->appendRelations)
 		{
 			AppendRelInfo *info = (AppendRelInfo *) lfirst(lc);
@@ -113,7 +122,6 @@ relation_entry(ReadWalk *w, Index rti, bool *is_child)
 			if (info->child_relid <= w->nrels)
 				w->parent_of[info->child_relid] = info->parent_relid;
 		}
-		reads->rels = palloc0(w->nrels * sizeof(GuardRelRead));
 	}
 
 	while (w->parent_of[top] != 0 &&
@@ -146,7 +154,7 @@ add_scan(ReadWalk *w, ScanState *ss, const char *kind, bool full,
 	bool		is_child;
 
 	if (scan->scanrelid == 0 || relation == NULL ||
-		guard_relation_is_system(RelationGetRelid(relation)))
+		guard_namespace_is_system(RelationGetNamespace(relation)))
 		return per_loop;
 
 	if (full)
@@ -340,6 +348,7 @@ guard_estimate_reads(QueryDesc *queryDesc, bool need_bytes, GuardReads *reads)
 	w.reads = reads;
 	w.need_bytes = need_bytes;
 	w.nrels = (Index) list_length(w.stmt->rtable);
+	w.context = queryDesc->estate ? queryDesc->estate->es_query_cxt : CurrentMemoryContext;
 	walk(&w, queryDesc->planstate, 1, 1);
 	reads->rel_of_rti = w.rel_of_rti;
 	reads->parent_of = w.parent_of;
