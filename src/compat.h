@@ -70,6 +70,17 @@
 #define PG_EXECUTOR_START_RETURN(expr) (expr)
 #endif
 
+/* ExecutorRun lost its execute_once argument in 18. */
+#if PG_VERSION_NUM >= 180000
+#define PG_EXECUTOR_RUN_ARGS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define PG_EXECUTOR_RUN_CALL_ARGS queryDesc, direction, count
+#else
+#define PG_EXECUTOR_RUN_ARGS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once
+#define PG_EXECUTOR_RUN_CALL_ARGS queryDesc, direction, count, execute_once
+#endif
+
 /*
  * One shared-memory slot per backend, indexed by this backend's number:
  * MyBackendId counts from 1 before 17, MyProcNumber from 0 since.
