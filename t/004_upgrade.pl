@@ -8,7 +8,9 @@
 # working.  Then the primary runs the update, the standby replays it, the
 # policies are all there on both, max_scan_rows => 0 still means "no full
 # scans", and the new max_duration works on the primary while the standby,
-# whose state has no such policy, is untouched.
+# whose state has no such policy, is untouched.  Finally a statement admitted
+# on the standby is cancelled by on_promote at promotion, and the session's
+# next statement gets the primary's max_duration.
 use strict;
 use warnings;
 
@@ -116,6 +118,41 @@ like($err,
 ($rc, $out, $err) = run_as($standby, 'analyst', 'SELECT pg_sleep(1)');
 is($rc, 0, 'the standby, with no such policy for its state, lets it run');
 is($err, '', 'without a message');
+
+# --- A statement admitted on the standby, running at promotion ------------
+# It was admitted under standby rules; on_promote = cancel stops it at
+# promotion because the primary's policy would reject its plan.  The
+# session's next statement gets the primary's max_duration.
+
+$standby->append_conf('postgresql.conf', "primary_guard.on_promote = cancel\n");
+$standby->reload;
+my ($long_out, $long_err) = ('', '');
+my $long = IPC::Run::start(
+	[
+		'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose',
+		'-d', $standby->connstr('postgres') . ' user=analyst',
+		'-c', "SELECT 'finished' FROM (SELECT pg_sleep(30) FROM big LIMIT 1) s"
+	],
+	'>', \$long_out, '2>', \$long_err);
+$standby->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'SELECT ''finished''%' AND state = 'active'")
+  or die "the long statement did not start";
+my $session = $standby->background_psql('postgres', on_error_stop => 0,
+	extra_params => [ '-U', 'analyst', '-v', 'VERBOSITY=verbose' ]);
+my ($pid_before) = session_query($session, 'SELECT pg_backend_pid()');
+$standby->promote;
+$long->finish;
+like($long_err, qr/57014: canceling statement due to user request/,
+	'the statement admitted on the standby is cancelled at promotion (on_promote = cancel)');
+is($long_out, '', 'it did not finish');
+$standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()');
+my ($pid_after) = session_query($session, 'SELECT pg_backend_pid()');
+is($pid_after, $pid_before, 'a session opened on the standby is still there');
+my ($sout, $serr) = session_query($session, 'SELECT pg_sleep(3)');
+like($serr,
+	qr/57014: canceling statement on primary server: it ran longer than its policy allows/,
+	'and its next long statement gets the primary\'s max_duration');
+$session->quit;
 
 $standby->stop;
 $primary->stop;

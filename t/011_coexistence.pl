@@ -120,6 +120,22 @@ like($log,
 my @lines = $log =~ /^.*primary_guard: verdict=.*$/mg;
 is(scalar(@lines), 1, 'exactly one rejection line for the one rejection');
 
+# Parallel workers restore the leader's settings through the same assign
+# hook: the session that turned the guard off logs it, its workers do not.
+$offset = -s $node->logfile;
+($rc, $out, $err) = run_sql('admin', q{
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+DO $$ BEGIN PERFORM set_config(name, 'on', false) FROM pg_settings
+          WHERE name IN ('force_parallel_mode', 'debug_parallel_query'); END $$;
+SET primary_guard.enabled = off;
+SELECT count(*) FROM big; SELECT count(*) FROM big; SELECT count(*) FROM big;
+SELECT pg_backend_pid()});
+($count, undef, undef, $pid) = split /\n/, $out;
+is($count, '20000', 'parallel count with the guard off');
+my @off_lines = slurp_file($node->logfile, $offset) =~ /primary_guard.enabled set to off/g;
+is(scalar(@off_lines), 1, 'turning the guard off is logged once, not by each parallel worker');
+
 # --- Without the preload ----------------------------------------------------
 
 set_preload('');
