@@ -14,7 +14,8 @@ OBJS = \
 	src/check_query.o \
 	src/stats.o \
 	src/shmem.o \
-	src/promotion.o
+	src/promotion.o \
+	src/replication_guard.o
 PGFILEDESC = "primary_guard - per-role query limits that follow primary/standby state"
 
 EXTENSION = primary_guard

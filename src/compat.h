@@ -111,6 +111,13 @@
 #define PG_INTERVAL_IS_INFINITE(i) false
 #endif
 
+/* Publications of a whole schema (FOR TABLES IN SCHEMA) arrived in 15. */
+#if PG_VERSION_NUM >= 150000
+#define GUARD_SCHEMA_PUBLICATIONS(nsp) GetSchemaPublications(nsp)
+#else
+#define GUARD_SCHEMA_PUBLICATIONS(nsp) NIL
+#endif
+
 /* Materialized set-returning functions got a helper in 15. */
 #if PG_VERSION_NUM < 150000
 #include "funcapi.h"

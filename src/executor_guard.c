@@ -43,7 +43,8 @@ static PG_EXECUTOR_START_RESULT
 guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (guard_session_is_checked() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
-		!is_leader_fragment(queryDesc))
+		!is_leader_fragment(queryDesc) &&
+		!guard_replication_hands_over(queryDesc->plannedstmt, queryDesc->dest))
 	{
 		GuardServerState state = guard_current_state();
 		GuardPolicy policy;
