@@ -24,7 +24,7 @@ DATA = primary_guard--1.0.sql primary_guard--1.1.sql primary_guard--1.0--1.1.sql
 TEST_CONF = test/primary_guard.conf
 REGRESS = install extension_schema policy_sql resolution executor utility check_query stats security bad_input predicate_locks
 REGRESS_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check
-ISOLATION = policy_change policy_race policy_serializable
+ISOLATION = policy_change policy_race policy_serializable concurrent_ddl policy_midstatement
 ISOLATION_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check_iso
 TAP_TESTS = 1
 

@@ -25,10 +25,10 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
 #include "catalog/pg_auth_members.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/catcache.h"
 #include "utils/hsearch.h"
@@ -69,6 +69,9 @@ static HTAB *session_cache = NULL;
 static SessionEntry *last_session_entry = NULL;
 static Oid	cache_table = InvalidOid;
 static bool cache_stale = true;
+
+/* The local transaction whose first check this backend has made. */
+static LocalTransactionId absorbed_lxid = InvalidLocalTransactionId;
 
 static void
 cache_invalidate(void)
@@ -112,13 +115,15 @@ cache_refresh(void)
 	/*
 	 * Absorb changes committed since this transaction last did: without
 	 * this, a statement that takes no new lock before it is checked (a
-	 * utility command, or a query on tables this transaction already
-	 * locked) would be checked against the policy of before the change.
-	 * A new transaction has just done so (StartTransaction), so only
-	 * statements inside a transaction block need it.
+	 * utility command, a query on tables this transaction already locked,
+	 * a statement nested in a DO loop or a function) would be checked
+	 * against the policy of before the change.  The first check of a
+	 * transaction needs nothing: StartTransaction has just absorbed.
 	 */
-	if (IsTransactionBlock())
+	if (GUARD_MY_LXID == absorbed_lxid)
 		AcceptInvalidationMessages();
+	else
+		absorbed_lxid = GUARD_MY_LXID;
 	if (!cache_stale)
 		return;
 
