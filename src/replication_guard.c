@@ -15,9 +15,10 @@
  *		schema, through a FOR ALL TABLES publication, or through a partition
  *		ancestor), the name schema-qualified (as tablesync writes it);
  *	COPY (SELECT ... FROM table [WHERE ...]) TO STDOUT
- *		(row filters, column lists, partitioned tables): a plain SELECT that
- *		reads one such table once, with its partitions or inheritance
- *		children, and runs no subquery.
+ *		(row filters, column lists, partitioned tables): a plain SELECT whose
+ *		range table is one such table, read once, with its partitions or
+ *		inheritance children: no join, subquery, function or VALUES in FROM,
+ *		no subplan, no row locks.
  *
  * Everything else a walsender runs (its catalog queries, any other COPY, any
  * other SELECT, any utility command) is checked.  Replication commands
@@ -149,8 +150,9 @@ select_of_published_table(PlannedStmt *stmt)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
 
+		/* A join, a subquery, a function or VALUES in FROM: not tablesync's. */
 		if (rte->rtekind != RTE_RELATION)
-			continue;
+			return false;
 		if (!OidIsValid(table))
 		{
 			/* The one table named in the query comes first. */

@@ -52,7 +52,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO analysts, deniers;
 GRANT USAGE ON SCHEMA sales TO analysts, deniers;
 GRANT SELECT ON sales.orders TO analysts, deniers;
 GRANT CREATE ON SCHEMA public TO analysts, deniers;
-SELECT primary_guard.set_policy('analysts', 'limit', max_scan_rows => 1000);
+SELECT primary_guard.set_policy('analysts', 'limit', max_scan_rows => 1000, max_cost => 100000);
 SELECT primary_guard.set_policy('deniers', 'deny');
 SELECT primary_guard.set_policy('public', 'deny');
 });
@@ -122,6 +122,10 @@ like($err, $too_large, 'a COPY (SELECT) that also reads an unpublished table is 
 ($rc, $out, $err) = repl('repl_analyst',
 	'COPY (SELECT id FROM public.lookup UNION ALL SELECT id FROM public.big) TO STDOUT');
 like($err, $too_large, 'a UNION with an unpublished table is checked');
+($rc, $out, $err) = repl('repl_analyst',
+	'COPY (SELECT l.id FROM public.lookup l, generate_series(1, 10000000) g) TO STDOUT');
+like($err, qr/ERROR:  54001: statement rejected on primary server: estimated cost is too high/,
+	'a published table joined with a function in FROM is checked');
 ($rc, $out, $err) = repl('repl_analyst', 'COPY (SELECT id FROM public.lookup) TO STDOUT');
 is(scalar(split /\n/, $out), 100, '... while reading the published table alone runs');
 ($rc, $out, $err) = repl('repl_analyst', 'SELECT count(*) FROM accounts');
