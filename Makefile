@@ -18,7 +18,8 @@ OBJS = \
 	src/check_query.o \
 	src/stats.o \
 	src/shmem.o \
-	src/promotion.o
+	src/promotion.o \
+	src/replication_guard.o
 PGFILEDESC = "primary_guard - per-role query limits that follow primary/standby state"
 
 EXTENSION = primary_guard
@@ -32,8 +33,8 @@ DATA = $(wildcard primary_guard--*.sql) $(wildcard primary_guard--*.control)
 # the server of PGHOST/PGPORT instead, which must have those settings
 # (debian/tests/installcheck: pg_buildext installcheck on the package).
 TEST_CONF = test/primary_guard.conf
-REGRESS = install extension_schema policy_sql resolution executor rows_read runtime introspection deny_objects parallel utility check_query stats security bad_input
-ISOLATION = policy_change policy_race copy_race
+REGRESS = install extension_schema policy_sql resolution executor rows_read runtime introspection deny_objects parallel utility check_query stats security bad_input predicate_locks
+ISOLATION = policy_change policy_race copy_race policy_serializable concurrent_ddl policy_midstatement
 ifndef EXISTING_SERVER
 REGRESS_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check
 ISOLATION_OPTS = --temp-config=$(TEST_CONF) --temp-instance=./tmp_check_iso

@@ -87,5 +87,52 @@ SELECT action, source FROM primary_guard.effective_policy('regress_member');
 GRANT regress_mid TO regress_member;
 SELECT action, source FROM primary_guard.effective_policy('regress_member');
 
+-- Inherited policies count only through memberships granted by a superuser
+-- or a CREATEROLE role (pg_auth_members.grantor, as it is now), at every
+-- level: ADMIN OPTION on a guarded group imposes its policy on nobody.
+CREATE ROLE regress_guarded;
+CREATE ROLE regress_group_admin;
+CREATE ROLE regress_victim;
+CREATE ROLE regress_victim_su SUPERUSER;
+CREATE ROLE regress_chain_top;
+CREATE ROLE regress_chain_member IN ROLE regress_chain_top;
+GRANT regress_guarded TO regress_group_admin WITH ADMIN OPTION;
+SELECT primary_guard.set_policy('regress_guarded', 'deny');
+-- (Its own policy lets the admin itself run GRANT.)
+SELECT primary_guard.set_policy('regress_group_admin', 'allow');
+SET ROLE regress_group_admin;
+GRANT regress_guarded TO regress_victim;
+GRANT regress_guarded TO regress_victim_su;
+GRANT regress_guarded TO regress_chain_top;
+RESET ROLE;
+-- What PostgreSQL records as grantor: the role that ran GRANT.
+SELECT member::regrole, grantor::regrole, admin_option
+  FROM pg_auth_members WHERE roleid = 'regress_guarded'::regrole ORDER BY member::regrole::text;
+SELECT role, action, source FROM primary_guard.effective_policy('regress_victim');
+SELECT role, action, source FROM primary_guard.effective_policy('regress_victim_su');
+SELECT role, action, source FROM primary_guard.effective_policy('regress_chain_member');
+-- The same membership granted by a superuser counts.
+REVOKE regress_guarded FROM regress_victim;
+GRANT regress_guarded TO regress_victim;
+SELECT grantor::regrole FROM pg_auth_members
+ WHERE roleid = 'regress_guarded'::regrole AND member = 'regress_victim'::regrole;
+SELECT role, action, source FROM primary_guard.effective_policy('regress_victim');
+-- So does one granted by a CREATEROLE role (CREATE ROLE ... IN ROLE too),
+-- for as long as it has CREATEROLE.
+CREATE ROLE regress_role_manager CREATEROLE;
+SET ROLE regress_role_manager;
+CREATE ROLE regress_created IN ROLE regress_guarded;
+RESET ROLE;
+SELECT grantor::regrole FROM pg_auth_members
+ WHERE roleid = 'regress_guarded'::regrole AND member = 'regress_created'::regrole;
+SELECT role, action, source FROM primary_guard.effective_policy('regress_created');
+ALTER ROLE regress_role_manager NOCREATEROLE;
+SELECT role, action, source FROM primary_guard.effective_policy('regress_created');
+-- The group admin made superuser: its grants count from then on.
+ALTER ROLE regress_group_admin SUPERUSER;
+SELECT role, action, source FROM primary_guard.effective_policy('regress_chain_member');
+DROP ROLE regress_guarded, regress_group_admin, regress_victim, regress_victim_su,
+  regress_chain_top, regress_chain_member, regress_role_manager, regress_created;
+
 TRUNCATE primary_guard.policy;
 DROP ROLE regress_member, regress_mid, regress_top, regress_noinherit, regress_loner, regress_admin;

@@ -122,6 +122,20 @@
 #define PG_INTERVAL_IS_INFINITE(i) false
 #endif
 
+/* This backend's local transaction id moved into MyProc->vxid in 17. */
+#if PG_VERSION_NUM >= 170000
+#define GUARD_MY_LXID (MyProc->vxid.lxid)
+#else
+#define GUARD_MY_LXID (MyProc->lxid)
+#endif
+
+/* Publications of a whole schema (FOR TABLES IN SCHEMA) arrived in 15. */
+#if PG_VERSION_NUM >= 150000
+#define GUARD_SCHEMA_PUBLICATIONS(nsp) GetSchemaPublications(nsp)
+#else
+#define GUARD_SCHEMA_PUBLICATIONS(nsp) NIL
+#endif
+
 /* Materialized set-returning functions got a helper in 15. */
 #if PG_VERSION_NUM < 150000
 #include "funcapi.h"

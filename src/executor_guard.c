@@ -55,7 +55,8 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	bool		checked = guard_session_is_checked() &&
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
-		!is_leader_fragment(queryDesc);
+		!is_leader_fragment(queryDesc) &&
+		!guard_replication_hands_over(queryDesc->plannedstmt, queryDesc->dest);
 	GuardServerState state = GUARD_PRIMARY;
 	GuardPolicy policy;
 	bool		has_policy = false;

@@ -15,7 +15,7 @@
  * Invalidation: any change to primary_guard.policy (a statement trigger
  * forces a relcache invalidation of the table, WAL-logged so that standbys
  * replay it), to role membership (pg_auth_members), to roles themselves
- * (pg_authid: rename, drop) or to pg_namespace (CREATE/DROP EXTENSION) marks
+ * (pg_authid: rename, drop, SUPERUSER or CREATEROLE of a grantor) or to pg_namespace (CREATE/DROP EXTENSION) marks
  * the whole cache stale.  Callbacks only set the flag; the next lookup
  * throws the context away and starts again, so no pointer handed out by the
  * cache is ever freed while a statement is being checked.
@@ -25,10 +25,11 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
 #include "catalog/pg_auth_members.h"
+#include "catalog/pg_authid.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/catcache.h"
 #include "utils/hsearch.h"
@@ -69,6 +70,9 @@ static HTAB *session_cache = NULL;
 static SessionEntry *last_session_entry = NULL;
 static Oid	cache_table = InvalidOid;
 static bool cache_stale = true;
+
+/* The local transaction whose first check this backend has made. */
+static LocalTransactionId absorbed_lxid = InvalidLocalTransactionId;
 
 static void
 cache_invalidate(void)
@@ -112,13 +116,15 @@ cache_refresh(void)
 	/*
 	 * Absorb changes committed since this transaction last did: without
 	 * this, a statement that takes no new lock before it is checked (a
-	 * utility command, or a query on tables this transaction already
-	 * locked) would be checked against the policy of before the change.
-	 * A new transaction has just done so (StartTransaction), so only
-	 * statements inside a transaction block need it.
+	 * utility command, a query on tables this transaction already locked,
+	 * a statement nested in a DO loop or a function) would be checked
+	 * against the policy of before the change.  The first check of a
+	 * transaction needs nothing: StartTransaction has just absorbed.
 	 */
-	if (IsTransactionBlock())
+	if (GUARD_MY_LXID == absorbed_lxid)
 		AcceptInvalidationMessages();
+	else
+		absorbed_lxid = GUARD_MY_LXID;
 	if (!cache_stale)
 		return;
 
@@ -158,7 +164,33 @@ cache_own_strings(GuardPolicy *policy)
 		policy->source = MemoryContextStrdup(cache_context, policy->source);
 }
 
-/* Every role 'role' is a member of, directly or not (INHERIT or not). */
+/*
+ * Whether a membership granted by 'grantor' can carry a policy: only if the
+ * grantor is, now, a superuser or has CREATEROLE.  In PostgreSQL granting a
+ * role only adds privileges; a role holding ADMIN OPTION on a guarded group
+ * must not be able to impose its policy on anyone (a superuser, the
+ * application role) by granting it.
+ */
+static bool
+grantor_counts(Oid grantor)
+{
+	HeapTuple	tuple = SearchSysCache1(AUTHOID, ObjectIdGetDatum(grantor));
+	bool		counts = false;
+
+	if (HeapTupleIsValid(tuple))
+	{
+		Form_pg_authid authid = (Form_pg_authid) GETSTRUCT(tuple);
+
+		counts = authid->rolsuper || authid->rolcreaterole;
+		ReleaseSysCache(tuple);
+	}
+	return counts;
+}
+
+/*
+ * Every role 'role' is a member of, directly or not (INHERIT or not),
+ * through memberships whose grantor counts (at every level).
+ */
 static List *
 role_groups(Oid role)
 {
@@ -175,9 +207,11 @@ role_groups(Oid role)
 		for (int i = 0; i < memlist->n_members; i++)
 		{
 			HeapTuple	tup = &memlist->members[i]->tuple;
-			Oid			group = ((Form_pg_auth_members) GETSTRUCT(tup))->roleid;
+			Form_pg_auth_members membership = (Form_pg_auth_members) GETSTRUCT(tup);
+			Oid			group = membership->roleid;
 
-			if (group == role || list_member_oid(groups, group))
+			if (group == role || list_member_oid(groups, group) ||
+				!grantor_counts(membership->grantor))
 				continue;
 			groups = lappend_oid(groups, group);
 			pending = lappend_oid(pending, group);

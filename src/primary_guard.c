@@ -85,9 +85,11 @@ _PG_init(void)
 }
 
 /*
- * Whether statements of this process are checked at all.  Walsenders
- * (replication and logical table sync) and autovacuum are not user
- * sessions.  Parallel workers are: the plan fragment their leader hands
+ * Whether statements of this process are checked at all.  Physical
+ * walsenders run no SQL and autovacuum is not a user session.  A walsender
+ * connected to a database (replication=database) is checked like any
+ * session, except for what replication itself hands over
+ * (replication_guard.c).  Parallel workers are: the plan fragment their leader hands
  * over was checked in the leader (the executor hook skips it), but every
  * statement a function runs inside the worker is checked, against the
  * leader's session user and SET ROLE role, which the worker restores.
@@ -96,7 +98,7 @@ bool
 guard_session_is_checked(void)
 {
 	return guard_enabled &&
-		!am_walsender &&
+		(!am_walsender || am_db_walsender) &&
 		!PG_IS_AUTOVACUUM_WORKER() &&
 		IsNormalProcessingMode();
 }

@@ -17,6 +17,7 @@
  *	check_query.c     check_query(): the same decision without running anything
  *	stats.c           shared-memory counters, recent rejections, log lines
  *	promotion.c       on_promote: cancel statements admitted before promotion
+ *	replication_guard.c  what a replication connection runs unchecked
  *	shmem.c           requesting and attaching shared memory
  *
  *-------------------------------------------------------------------------
@@ -32,6 +33,7 @@
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 #include "tcop/cmdtag.h"
+#include "tcop/dest.h"
 
 #include "compat.h"
 
@@ -226,6 +228,9 @@ extern void guard_promotion_init(void);
 extern Size guard_promotion_shmem_size(void);
 extern void guard_promotion_shmem_startup(void);
 extern void guard_promotion_note_statement(struct QueryDesc *queryDesc);
+
+/* replication_guard.c */
+extern bool guard_replication_hands_over(PlannedStmt *stmt, DestReceiver *dest);
 
 /* shmem.c */
 extern void guard_shmem_init(void);

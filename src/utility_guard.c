@@ -73,7 +73,8 @@ guard_ProcessUtility(PG_UTILITY_HOOK_ARGS)
 	if (!IsA(parsetree, TransactionStmt) &&
 		!IsAbortedTransactionBlockState() &&
 		IsTransactionState() &&
-		guard_session_is_checked())
+		guard_session_is_checked() &&
+		!guard_replication_hands_over(pstmt, dest))
 	{
 		GuardServerState state = guard_current_state();
 		GuardPolicy policy;

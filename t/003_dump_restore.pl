@@ -95,6 +95,55 @@ is( $node->safe_psql(
 	'limit|1000000000|{"CREATE INDEX",VACUUM}|Standby: no maintenance|inherited from "analysts"',
 	'restored standby policy resolves for a group member');
 
+# --- A database owner who is not a superuser can back up its database ---------
+
+# The install script grants SELECT on the policy table to the database owner:
+# pg_dump dumps a configuration table's rows, so it must read them.
+$node->safe_psql('postgres', q{
+CREATE ROLE dbowner LOGIN;
+CREATE ROLE clerk LOGIN;
+CREATE DATABASE owned OWNER dbowner;
+});
+$node->safe_psql('owned', 'CREATE EXTENSION primary_guard');
+$node->safe_psql(
+	'owned', q{
+SET ROLE dbowner;
+CREATE TABLE orders (id int PRIMARY KEY);
+INSERT INTO orders SELECT g FROM generate_series(1, 1000) g;
+ANALYZE orders;
+GRANT SELECT ON orders TO clerk;
+RESET ROLE;
+SELECT primary_guard.set_policy('clerk', 'limit', max_scan_rows => 10, note => 'Owner dump test');
+SELECT primary_guard.set_policy('public', 'limit', blocked_commands => ARRAY['VACUUM']);
+});
+is( $node->safe_psql(
+		'owned',
+		q{SELECT has_table_privilege('dbowner', 'primary_guard.policy', 'SELECT'),
+                 has_table_privilege('dbowner', 'primary_guard.policy', 'INSERT')}),
+	't|f',
+	'the database owner may read the policy table, not write it');
+my $owned_before = $node->safe_psql('owned', $policies_sql);
+is(scalar(split /\n/, $owned_before), 2, 'two policies in the owner\'s database');
+
+my $owner_dump = $node->basedir . '/owned.dump';
+my ($dump_out, $dump_err) = ('', '');
+my $dumped = IPC::Run::run(
+	[ 'pg_dump', '-Fc', '-f', $owner_dump, '-d', $node->connstr('owned') . ' user=dbowner' ],
+	'>', \$dump_out, '2>', \$dump_err);
+ok($dumped, 'pg_dump as the non-superuser database owner succeeds');
+is($dump_err, '', '... with nothing on stderr');
+
+$node->safe_psql('postgres', 'CREATE DATABASE owned_restored OWNER dbowner');
+$node->command_ok(
+	[ 'pg_restore', '--exit-on-error', '-d', $node->connstr('owned_restored'), $owner_dump ],
+	'the owner\'s dump restores');
+$node->safe_psql('owned_restored', 'ANALYZE orders');
+is($node->safe_psql('owned_restored', $policies_sql),
+	$owned_before, 'every policy comes back from the owner\'s dump');
+($rc, $out, $err) = run_as($node, 'clerk', 'SELECT count(*) FROM orders', db => 'owned_restored');
+like($err, qr/ERROR:  54001: statement rejected on primary server: full scan of "orders" is too large/,
+	'the restored policy is in force');
+
 $node->stop;
 
 done_testing();
