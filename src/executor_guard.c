@@ -19,7 +19,7 @@
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 
-static PG_EXECUTOR_START_RESULT
+static void
 guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (guard_session_is_checked() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
@@ -36,9 +36,9 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 
 	if (prev_ExecutorStart)
-		PG_EXECUTOR_START_RETURN(prev_ExecutorStart(queryDesc, eflags));
+		prev_ExecutorStart(queryDesc, eflags);
 	else
-		PG_EXECUTOR_START_RETURN(standard_ExecutorStart(queryDesc, eflags));
+		standard_ExecutorStart(queryDesc, eflags);
 }
 
 void

@@ -267,7 +267,7 @@ check_deny_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 		RangeTblEntry *rte = (RangeTblEntry *) lfirst(lc);
 		char	   *relname;
 
-		if (rte->rtekind != RTE_RELATION || relation_is_exempt(rte->relid))
+		if (!PG_RTE_IS_NAMED_RELATION(rte) || relation_is_exempt(rte->relid))
 			continue;
 
 		relname = get_rel_name(rte->relid);
