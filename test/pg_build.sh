@@ -96,49 +96,62 @@ pg_guard_pg18_build_tools() {
 			apt-get install -y --no-install-recommends "${missing[@]}"; }
 }
 
+# pg_guard_pg18_steps PREFIX TARBALL STAMP_TEXT STAGE: unpack, configure,
+# build and install into STAGE (make install DESTDIR=STAGE), in the current
+# directory; stamp last.  Stops at the first failing step.
+pg_guard_pg18_steps() {
+	local prefix=$1 tarball=$2 stamp=$3 stage=$4 pgxs f
+	pgxs=$stage$prefix/lib/postgresql/pgxs/src/test
+	tar xjf "$tarball" || return 1
+	cd postgresql-18.* || return 1
+	./configure --prefix="$prefix" "${PG_GUARD_PG18_CONFIGURE_OPTS[@]}" || return 1
+	make -j3 -s || return 1
+	make -s install DESTDIR="$stage" || return 1
+	make -s -C contrib install DESTDIR="$stage" || return 1
+	# PGXS runs TAP tests with the modules under pgxs/src/test/perl and
+	# isolation specs with pgxs/src/test/isolation: 18 installs both with
+	# --enable-tap-tests; make sure of it (15's Debian package has both).
+	if [[ ! -f $pgxs/perl/PostgreSQL/Test/Cluster.pm ]]; then
+		make -s -C src/test/perl install DESTDIR="$stage" || return 1
+	fi
+	if [[ ! -x $pgxs/isolation/isolationtester || ! -x $pgxs/isolation/pg_isolation_regress ]]; then
+		make -s -C src/test/isolation install DESTDIR="$stage" || return 1
+	fi
+	# PostgreSQL's own regression suite, for pg_regress_guarded.sh.
+	make -s -C src/test/regress all || return 1
+	mkdir -p "$stage$prefix/regress" || return 1
+	cp -r src/test/regress/sql src/test/regress/expected src/test/regress/data \
+		src/test/regress/parallel_schedule src/test/regress/resultmap \
+		src/test/regress/regress.so "$stage$prefix/regress/" || return 1
+	for f in perl/PostgreSQL/Test/Cluster.pm perl/PostgreSQL/Test/BackgroundPsql.pm \
+		isolation/isolationtester isolation/pg_isolation_regress regress/pg_regress; do
+		[[ -e $pgxs/$f ]] || { echo "missing after install: $pgxs/$f"; return 1; }
+	done
+	# Readable by the test user whatever the umask.
+	chmod -R a+rX "$stage$prefix" || return 1
+	printf '%s\n' "$stamp" >"$stage$prefix/$PG_GUARD_PG18_STAMP"
+}
+
 # pg_guard_pg18_make PREFIX TARBALL STAMP_TEXT: build and install into
 # PREFIX (replacing it), stamp last.  Output goes to PREFIX.build.log.
+# Called with the lock held: any other build.* directory is a leftover.
 pg_guard_pg18_make() {
 	local prefix=$1 tarball=$2 stamp=$3
-	local parent log build stage rc=0
+	local parent log build rc=0
 	parent=$(dirname "$prefix")
 	log=$prefix.build.log
+	rm -rf "$parent"/build.*
 	build=$(mktemp -d "$parent/build.XXXXXX") || return 1
-	stage=$build/stage
+	chmod a+rx "$parent"
 	pg_guard_log "building PostgreSQL 18 into $prefix (3-4 minutes; log $log)"
-	(
-		set -e
-		cd "$build"
-		tar xjf "$tarball"
-		cd postgresql-18.*
-		./configure --prefix="$prefix" "${PG_GUARD_PG18_CONFIGURE_OPTS[@]}"
-		make -j3 -s
-		make -s install DESTDIR="$stage"
-		make -s -C contrib install DESTDIR="$stage"
-		# PGXS runs TAP tests with the modules under pgxs/src/test/perl and
-		# isolation specs with pgxs/src/test/isolation: 18 installs both with
-		# --enable-tap-tests, make sure of it (15's Debian package has both).
-		pgxs=$stage$prefix/lib/postgresql/pgxs/src/test
-		[[ -f $pgxs/perl/PostgreSQL/Test/Cluster.pm ]] ||
-			make -s -C src/test/perl install DESTDIR="$stage"
-		[[ -x $pgxs/isolation/isolationtester && -x $pgxs/isolation/pg_isolation_regress ]] ||
-			make -s -C src/test/isolation install DESTDIR="$stage"
-		# PostgreSQL's own regression suite, for pg_regress_guarded.sh.
-		make -s -C src/test/regress all
-		mkdir -p "$stage$prefix/regress"
-		cp -r src/test/regress/sql src/test/regress/expected src/test/regress/data \
-			src/test/regress/parallel_schedule src/test/regress/resultmap \
-			src/test/regress/regress.so "$stage$prefix/regress/"
-		for f in perl/PostgreSQL/Test/Cluster.pm perl/PostgreSQL/Test/BackgroundPsql.pm \
-			isolation/isolationtester isolation/pg_isolation_regress regress/pg_regress; do
-			[[ -e $pgxs/$f ]] || { echo "missing after install: $pgxs/$f" >&2; exit 1; }
-		done
-		printf '%s\n' "$stamp" >"$stage$prefix/$PG_GUARD_PG18_STAMP"
-	) >"$log" 2>&1 || rc=$?
+	# The compiler's temp files stay in the build dir, not in a test run's
+	# TMPDIR (a test run's cleanup must not break a build).
+	(cd "$build" && TMPDIR=$build pg_guard_pg18_steps "$prefix" "$tarball" "$stamp" "$build/stage") \
+		>"$log" 2>&1 || rc=$?
 	if [[ $rc -eq 0 ]]; then
 		# Swap in the complete installation; the old one (if any) goes away.
 		[[ ! -e $prefix ]] || mv "$prefix" "$build/old"
-		mv "$stage$prefix" "$prefix" || rc=$?
+		mv "$build/stage$prefix" "$prefix" || rc=$?
 	fi
 	rm -rf "$build"
 	if [[ $rc -ne 0 ]]; then
