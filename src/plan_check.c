@@ -250,7 +250,7 @@ check_deny_plan(PlannedStmt *stmt, const GuardPolicy *policy,
 		RangeTblEntry *rte = (RangeTblEntry *) lfirst(lc);
 		char	   *relname;
 
-		if (rte->rtekind != RTE_RELATION || deny_allows_relation(rte->relid))
+		if (!PG_RTE_IS_NAMED_RELATION(rte) || deny_allows_relation(rte->relid))
 			continue;
 
 		relname = relation_name(rte->relid);

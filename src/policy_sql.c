@@ -181,7 +181,7 @@ blocked_commands_argument(ArrayType *arr)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
-	bool		seen[GUARD_COMMAND_TAG_COUNT] = {0};
+	bool		seen[PG_COMMAND_TAG_COUNT] = {0};
 	Datum	   *out;
 	int			nout = 0;
 
@@ -207,7 +207,7 @@ blocked_commands_argument(ArrayType *arr)
 		seen[tag] = true;
 	}
 	out = palloc(sizeof(Datum) * n);
-	for (int tag = 0; tag < GUARD_COMMAND_TAG_COUNT; tag++)
+	for (int tag = 0; tag < PG_COMMAND_TAG_COUNT; tag++)
 		if (seen[tag])
 			out[nout++] = CStringGetTextDatum(GetCommandTagName((CommandTag) tag));
 	return PointerGetDatum(construct_array(out, nout, TEXTOID, -1, false, TYPALIGN_INT));
@@ -449,10 +449,10 @@ effective_policy_internal(FunctionCallInfo fcinfo, bool with_duration)
 	nulls[7] = policy.action != GUARD_ACTION_LIMIT || !policy.has_blocked;
 	if (!nulls[7])
 	{
-		Datum	   *tags = palloc(sizeof(Datum) * GUARD_COMMAND_TAG_COUNT);
+		Datum	   *tags = palloc(sizeof(Datum) * PG_COMMAND_TAG_COUNT);
 		int			ntags = 0;
 
-		for (int tag = 0; tag < GUARD_COMMAND_TAG_COUNT; tag++)
+		for (int tag = 0; tag < PG_COMMAND_TAG_COUNT; tag++)
 			if (policy.blocked[tag / 64] & (UINT64CONST(1) << (tag % 64)))
 				tags[ntags++] = CStringGetTextDatum(GetCommandTagName((CommandTag) tag));
 		values[7] = PointerGetDatum(construct_array(tags, ntags, TEXTOID, -1, false, TYPALIGN_INT));

@@ -62,7 +62,7 @@ typedef struct GuardOrigin
 	bool		is_public;		/* the row of "public" */
 } GuardOrigin;
 
-#define GUARD_TAG_WORDS ((GUARD_COMMAND_TAG_COUNT + 63) / 64)
+#define GUARD_TAG_WORDS ((PG_COMMAND_TAG_COUNT + 63) / 64)
 
 /*
  * A policy as the hooks use it: one catalog row, or the strictest merge of

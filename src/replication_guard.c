@@ -69,7 +69,7 @@ relation_in_publication(Oid relid)
 	relation_close(rel, AccessShareLock);
 	if (!publishable)
 		return false;
-	return GUARD_SCHEMA_PUBLICATIONS(get_rel_namespace(relid)) != NIL ||
+	return GetSchemaPublications(get_rel_namespace(relid)) != NIL ||
 		GetAllTablesPublications() != NIL;
 }
 

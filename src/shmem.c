@@ -17,17 +17,13 @@
 #include "primary_guard.h"
 
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-#ifdef PG_HAVE_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 
 static void
 guard_shmem_request(void)
 {
-#ifdef PG_HAVE_SHMEM_REQUEST_HOOK
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-#endif
 	RequestAddinShmemSpace(add_size(guard_stats_shmem_size(),
 									guard_promotion_shmem_size()));
 	RequestNamedLWLockTranche("primary_guard", 1);
@@ -49,12 +45,8 @@ guard_shmem_startup(void)
 void
 guard_shmem_init(void)
 {
-#ifdef PG_HAVE_SHMEM_REQUEST_HOOK
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = guard_shmem_request;
-#else
-	guard_shmem_request();
-#endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = guard_shmem_startup;
 }

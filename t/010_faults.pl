@@ -79,8 +79,9 @@ ok(kill('KILL', $pid), "SIGKILL sent to backend $pid");
 $node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
 $node->poll_query_until('postgres', 'SELECT 1', '1')
   or die 'the server did not come back after the crash';
+# 15 says "server process (PID n)", 18 names the kind: "client backend (PID n)".
 like(slurp_file($node->logfile, $log_offset),
-	qr/server process \(PID $pid\) was terminated by signal 9/,
+	qr/(?:server process|client backend) \(PID $pid\) was terminated by signal 9/,
 	'the killed backend is reported and the postmaster reinitialized');
 eval { $victim->quit };
 guard_works('after a backend was killed');

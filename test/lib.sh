@@ -9,12 +9,18 @@
 #     pg_guard_install                 # install the extension where the servers find it
 #     cd "$PG_GUARD_WORK" && pg_guard_as_user make installcheck ...
 #
+# or, for several PostgreSQL versions one after the other (test/run_tests.sh):
+#
+#     pg_guard_make_tmp
+#     pg_guard_use_version 18 "$repo_root" "$PG_GUARD_TMP/pg18-src"   # then build, install, ...
+#
 # Invariants:
 #   - Servers never run as root.  As root, every test command runs as the
 #     "postgres" system user (PG_GUARD_USER) via runuser, in a copy of the
 #     source tree that user owns.  As an ordinary user, commands run directly.
 #   - As root the extension is installed into the system PostgreSQL 15
-#     (/usr/lib/postgresql/15, /usr/share/postgresql/15).  An ordinary user
+#     (/usr/lib/postgresql/15, /usr/share/postgresql/15), or into the cached
+#     source build of PostgreSQL 18 (test/pg_build.sh).  An ordinary user
 #     cannot write there, so a private relocatable copy of that installation
 #     is made in the temp dir; its real pg_config/postgres binaries compute
 #     every path relative to their own location, so the copy finds the
@@ -27,6 +33,9 @@ PG_GUARD_PGVERSION=${PG_GUARD_PGVERSION:-15}
 PG_GUARD_USER=${PG_GUARD_USER:-postgres}
 PG_GUARD_SYSTEM_BINDIR=/usr/lib/postgresql/$PG_GUARD_PGVERSION/bin
 PG_GUARD_TMP=${PG_GUARD_TMP:-}
+PG_GUARD_BASE_PATH=${PG_GUARD_BASE_PATH:-$PATH} # PATH before any PostgreSQL bindir
+# shellcheck source=test/pg_build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pg_build.sh"
 
 # Progress messages go to stderr so stdout stays parseable.
 pg_guard_log() { printf '==> %s\n' "$*" >&2; }
@@ -104,31 +113,81 @@ pg_guard_as_user() {
 }
 
 # pg_guard_prepare SRC: create PG_GUARD_TMP, copy the source tree SRC (minus
-# .git and build/test output) to PG_GUARD_WORK, and choose the PostgreSQL
-# installation: the system one as root, a private copy otherwise.  Exports
-# PG_CONFIG, PG_GUARD_BINDIR and PATH (bindir first).  Registers
-# pg_guard_cleanup as the EXIT trap unless PG_GUARD_KEEP=1.
+# .git and build/test output) to PG_GUARD_WORK ($PG_GUARD_TMP/src), and choose
+# the PostgreSQL $PG_GUARD_PGVERSION installation: the system one as root, a
+# private copy otherwise.  Exports PG_CONFIG, PG_GUARD_BINDIR and PATH
+# (bindir first).  Registers pg_guard_cleanup as the EXIT trap unless
+# PG_GUARD_KEEP=1.
 pg_guard_prepare() {
-	local src=$1
+	pg_guard_make_tmp
+	pg_guard_use_version "$PG_GUARD_PGVERSION" "$1" "$PG_GUARD_TMP/src"
+}
+
+# pg_guard_make_tmp: create PG_GUARD_TMP (TMPDIR points into it) and the
+# cleanup traps.
+pg_guard_make_tmp() {
 	PG_GUARD_TMP=$(mktemp -d "${TMPDIR:-/tmp}/primary_guard.XXXXXX")
 	export TMPDIR=$PG_GUARD_TMP # temp files of tests (TAP sockets too) stay inside
 	[[ ${PG_GUARD_KEEP:-0} == 1 ]] || trap pg_guard_cleanup EXIT
 	trap 'exit 130' INT TERM
-	PG_GUARD_WORK=$PG_GUARD_TMP/src
+	export PG_GUARD_TMP
+}
+
+# pg_guard_use_version V SRC WORK: copy SRC to WORK (PG_GUARD_WORK) and
+# choose the installation of PostgreSQL V: 15 (or any Debian package
+# version) from /usr/lib/postgresql/V, 18 from the cached source build
+# (built first if needed, test/pg_build.sh); as root the installation
+# itself, otherwise a private copy under PG_GUARD_TMP.  Sets PG_CONFIG,
+# PG_GUARD_BINDIR, PG_GUARD_PGVERSION, PG_GUARD_BUILD_LOG and PATH (this
+# version's bindir first, no other version's).  Returns non-zero if that
+# PostgreSQL cannot be had.
+pg_guard_use_version() {
+	local v=$1 src=$2 work=$3
+	PG_GUARD_PGVERSION=$v
+	PG_GUARD_WORK=$work
+	PG_GUARD_BUILD_LOG=$PG_GUARD_TMP/build-pg$v.log
 	mkdir -p "$PG_GUARD_WORK"
 	tar -C "$src" --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
 		--exclude='./tmp_check*' --exclude=./results --exclude=./output_iso \
 		--exclude='./regression.*' --exclude=./log -cf - . | tar -C "$PG_GUARD_WORK" -xf -
 
-	if [[ $EUID -eq 0 ]]; then
-		PG_CONFIG=$PG_GUARD_SYSTEM_BINDIR/pg_config
+	if [[ $v == 18 ]]; then
+		pg_guard_pg18_ensure || return 1
+		if [[ $EUID -eq 0 ]]; then
+			PG_CONFIG=$PG_GUARD_PG18_PREFIX/bin/pg_config
+		else
+			pg_guard_private_copy "$PG_GUARD_PG18_PREFIX" "$PG_GUARD_TMP/install-pg$v" || return 1
+		fi
+	elif [[ $EUID -eq 0 ]]; then
+		PG_CONFIG=/usr/lib/postgresql/$v/bin/pg_config
 	else
-		pg_guard_private_install
+		pg_guard_private_install || return 1
 	fi
+	[[ -x $PG_CONFIG ]] || { echo "no PostgreSQL $v: $PG_CONFIG missing" >&2; return 1; }
 	PG_GUARD_BINDIR=$("$PG_CONFIG" --bindir)
-	PATH=$PG_GUARD_BINDIR:$PATH
-	export PG_CONFIG PG_GUARD_BINDIR PG_GUARD_TMP PG_GUARD_WORK PATH
-	pg_guard_log "work dir $PG_GUARD_WORK, pg_config $PG_CONFIG"
+	PATH=$PG_GUARD_BINDIR:$PG_GUARD_BASE_PATH
+	export PG_CONFIG PG_GUARD_BINDIR PG_GUARD_TMP PG_GUARD_WORK PG_GUARD_PGVERSION PATH
+	pg_guard_log "PostgreSQL $v: work dir $PG_GUARD_WORK, pg_config $PG_CONFIG"
+}
+
+# pg_guard_check_relocated ROOT: PG_CONFIG must report every path under ROOT.
+pg_guard_check_relocated() {
+	local d
+	for d in --bindir --pkglibdir --sharedir --pgxs; do
+		case $("$PG_CONFIG" "$d") in
+		"$1"/*) ;;
+		*) echo "pg_config $d of the private copy is outside $1" >&2; return 1 ;;
+		esac
+	done
+}
+
+# pg_guard_private_copy PREFIX DEST: copy a source-built installation
+# (everything under one prefix, relocatable) to DEST; PG_CONFIG is its copy.
+pg_guard_private_copy() {
+	cp -a "$1" "$2" || return 1
+	PG_CONFIG=$2/bin/pg_config
+	pg_guard_check_relocated "$2" || return 1
+	pg_guard_log "private PostgreSQL copy of $1 in $2"
 }
 
 # pg_guard_private_install: copy /usr/lib/postgresql/15 and
@@ -146,25 +205,20 @@ pg_guard_private_install() {
 	ln -s /usr/include/postgresql "$root/usr/include/postgresql"
 	PG_CONFIG=$root/usr/lib/postgresql/$v/bin/pg_config
 	# Refuse a copy that still points at the system installation.
-	local d
-	for d in --bindir --pkglibdir --sharedir --pgxs; do
-		case $("$PG_CONFIG" "$d") in
-		"$root"/*) ;;
-		*) echo "pg_config $d of the private copy is outside $root" >&2; return 1 ;;
-		esac
-	done
+	pg_guard_check_relocated "$root" || return 1
 	pg_guard_log "private PostgreSQL $v installation in $root"
 }
 
 # pg_guard_build: compile in PG_GUARD_WORK (as the invoking user; the tree is
 # handed to the test user afterwards).  Output is shown and kept in
-# $PG_GUARD_TMP/build.log; PG_GUARD_BUILD_WARNINGS is the number of
-# "warning:" lines.  Returns make's status.
+# PG_GUARD_BUILD_LOG ($PG_GUARD_TMP/build-pgV.log); PG_GUARD_BUILD_WARNINGS
+# is the number of "warning:" lines.  Returns make's status.
 pg_guard_build() {
 	local rc=0
+	local log=$PG_GUARD_BUILD_LOG
 	make -C "$PG_GUARD_WORK" -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$PG_CONFIG" \
-		2>&1 | tee "$PG_GUARD_TMP/build.log" || rc=$?
-	PG_GUARD_BUILD_WARNINGS=$(grep -c 'warning:' "$PG_GUARD_TMP/build.log" || true)
+		2>&1 | tee "$log" || rc=$?
+	PG_GUARD_BUILD_WARNINGS=$(grep -c 'warning:' "$log" || true)
 	return "$rc"
 }
 

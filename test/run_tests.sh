@@ -2,15 +2,21 @@
 # shellcheck disable=SC2317,SC2119  # count_* are called indirectly
 # test/run_tests.sh - what `make test` (and CI) runs.
 #
-# Installs the Debian packages (as root), builds the extension in a copy of
-# the tree (any compiler "warning:" is a failure), installs it (system as
-# root, private PostgreSQL copy otherwise; see test/lib.sh), then runs as
-# an ordinary user, each even if an earlier one failed:
+# Installs the Debian packages (as root), then for each PostgreSQL version
+# of PG_VERSIONS in turn (15, then 18 built from source and cached once per
+# machine, see test/pg_build.sh): builds the extension in a copy of the tree
+# (any compiler "warning:" is a failure), installs it (system / cached
+# installation as root, private PostgreSQL copy otherwise; see test/lib.sh),
+# then runs as an ordinary user, each even if an earlier one failed:
 #
 #   regress    make installcheck, pg_regress suite  (REGRESS in the Makefile)
 #   isolation  make installcheck, isolation specs   (ISOLATION)
 #   tap        make installcheck, prove -v t/*.pl   (TAP_TESTS)
-#   extra      every test/suites/*.sh               (prints "ok - x" / "not ok - x")
+#   extra      test/suites/*.sh meant for this version ("# versions:" line,
+#              see test/suites/README; prints "ok - x" / "not ok - x")
+#
+# Every result name starts with the version: pg15/regress/executor,
+# pg18/tap/..., pg18/extra/pg_regress_guarded: ...
 #
 # Run as root, test/suites/package.sh (which builds, installs and purges the
 # Debian package) runs first instead, as root, from the checkout (its
@@ -23,11 +29,12 @@
 #
 #   N passed, M failed
 #
-# and the exit status is 0 iff M = 0 and N > 0.
+# covering every version, and the exit status is 0 iff M = 0 and N > 0.
 #
-# Environment: SUITES (default "regress isolation tap extra") picks suites,
-# SUITE_TIMEOUT (seconds, default 300) bounds each one and RUN_BUDGET
-# (default 780) the whole run, so it ends well within 15 minutes;
+# Environment: PG_VERSIONS (default "15 18") picks versions, SUITES
+# (default "regress isolation tap extra") suites, SUITE_TIMEOUT (seconds,
+# default 600) bounds each suite and RUN_BUDGET (default 1680) the whole run
+# including a cold build of PostgreSQL 18, so it ends within 30 minutes;
 # PG_GUARD_KEEP=1 keeps the temp dir for inspection.
 set -euo pipefail
 
@@ -36,8 +43,9 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$repo/test/lib.sh"
 
 SUITES=${SUITES:-regress isolation tap extra}
-SUITE_TIMEOUT=${SUITE_TIMEOUT:-300}
-RUN_BUDGET=${RUN_BUDGET:-780}
+PG_VERSIONS=${PG_VERSIONS:-15 18}
+SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
+RUN_BUDGET=${RUN_BUDGET:-1680}
 passed=0
 failed=0
 failures=() # names of what failed, listed before the final line
@@ -200,8 +208,92 @@ if [[ $EUID -eq 0 ]]; then
 else
 	pg_guard_install_packages
 fi
-pg_guard_prepare "$repo"
+pg_guard_make_tmp
 mkdir -p "$PG_GUARD_TMP/logs"
+
+# suite_versions FILE: the PostgreSQL versions an extra suite runs on, from
+# its "# versions: 15 18" line (test/suites/README); 15 if it has none.
+suite_versions() {
+	local line
+	line=$(grep -m1 -E '^# versions:' "$1" || true)
+	echo "${line#\# versions:}"
+	[[ -n $line ]] || echo 15
+}
+
+# run_version V: build, install and run every suite of SUITES on
+# PostgreSQL V; result names start with "pgV/".
+run_version() {
+	local v=$1 pv=pg$1 suite s
+	echo
+	echo "===== $pv: setup ====="
+	if ! pg_guard_use_version "$v" "$repo" "$PG_GUARD_TMP/$pv/src"; then
+		fail "$pv/setup: no PostgreSQL $v installation"
+		return
+	fi
+	echo "===== $pv: build ====="
+	if ! pg_guard_build; then
+		fail "$pv/build: make failed"
+		return
+	fi
+	if [[ $PG_GUARD_BUILD_WARNINGS -gt 0 ]]; then
+		grep 'warning:' "$PG_GUARD_BUILD_LOG"
+		fail "$pv/build: $PG_GUARD_BUILD_WARNINGS compiler warning line(s)"
+	fi
+	if ! pg_guard_install; then
+		fail "$pv/install: make install failed"
+		return
+	fi
+
+	# Each installcheck runs one kind of test: the other two variables are
+	# emptied on the command line.
+	for suite in $SUITES; do
+		case $suite in
+		regress)
+			[[ -n $(make_var REGRESS) ]] || { echo "(no REGRESS tests)"; continue; }
+			run_suite "$pv/regress" count_regress \
+				make -s installcheck PG_CONFIG="$PG_CONFIG" ISOLATION= TAP_TESTS= ||
+				{ show_diffs "$PG_GUARD_WORK/regression.diffs"
+				  show "$PG_GUARD_WORK/log/postmaster.log" 50; }
+			;;
+		isolation)
+			[[ -n $(make_var ISOLATION) ]] || { echo "(no ISOLATION specs)"; continue; }
+			run_suite "$pv/isolation" count_regress \
+				make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS= TAP_TESTS= ||
+				{ show_diffs "$PG_GUARD_WORK/output_iso/regression.diffs"
+				  show "$PG_GUARD_WORK/output_iso/log/postmaster.log" 50; }
+			;;
+		tap)
+			if [[ -z $(make_var TAP_TESTS) ]] || ! compgen -G "$PG_GUARD_WORK/t/*.pl" >/dev/null; then
+				echo "(no TAP tests)"
+				continue
+			fi
+			tap_failed_files=()
+			run_suite "$pv/tap" count_tap \
+				make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS= ISOLATION= PROVE_FLAGS=-v ||
+				show_tap_logs
+			;;
+		extra)
+			shopt -s nullglob
+			extra_suites=("$PG_GUARD_WORK"/test/suites/*.sh)
+			shopt -u nullglob
+			for s in "${extra_suites[@]}"; do
+				[[ $package_ran -eq 1 && $(basename "$s") == package.sh ]] && continue
+				if [[ " $(suite_versions "$s") " != *" $v "* ]]; then
+					echo "(extra/$(basename "$s" .sh): not for PostgreSQL $v)"
+					continue
+				fi
+				run_suite "$pv/extra/$(basename "$s" .sh)" count_extra \
+					bash "test/suites/$(basename "$s")" || true
+			done
+			;;
+		*)
+			fail "unknown suite '$suite' in SUITES"
+			;;
+		esac
+	done
+}
+
+# ---- suites ---------------------------------------------------------------
 
 # The package suite as root, while no `make install` copy of this run is
 # there yet (it moves any other away and puts it back).
@@ -211,62 +303,10 @@ if [[ $EUID -eq 0 && " $SUITES " == *" extra "* && -f $repo/test/suites/package.
 	package_ran=1
 fi
 
-echo
-echo "===== build ====="
-if ! pg_guard_build; then
-	fail "build: make failed"
-	finish
-fi
-if [[ $PG_GUARD_BUILD_WARNINGS -gt 0 ]]; then
-	grep 'warning:' "$PG_GUARD_TMP/build.log"
-	fail "build: $PG_GUARD_BUILD_WARNINGS compiler warning line(s)"
-fi
-if ! pg_guard_install; then
-	fail "install: make install failed"
-	finish
-fi
-
-# ---- suites ---------------------------------------------------------------
-
-# Each installcheck runs one kind of test: the other two variables are
-# emptied on the command line.
-for suite in $SUITES; do
-	case $suite in
-	regress)
-		[[ -n $(make_var REGRESS) ]] || { echo "(no REGRESS tests)"; continue; }
-		run_suite regress count_regress \
-			make -s installcheck PG_CONFIG="$PG_CONFIG" ISOLATION= TAP_TESTS= ||
-			{ show_diffs "$PG_GUARD_WORK/regression.diffs"
-			  show "$PG_GUARD_WORK/log/postmaster.log" 50; }
-		;;
-	isolation)
-		[[ -n $(make_var ISOLATION) ]] || { echo "(no ISOLATION specs)"; continue; }
-		run_suite isolation count_regress \
-			make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS= TAP_TESTS= ||
-			{ show_diffs "$PG_GUARD_WORK/output_iso/regression.diffs"
-			  show "$PG_GUARD_WORK/output_iso/log/postmaster.log" 50; }
-		;;
-	tap)
-		if [[ -z $(make_var TAP_TESTS) ]] || ! compgen -G "$PG_GUARD_WORK/t/*.pl" >/dev/null; then
-			echo "(no TAP tests)"
-			continue
-		fi
-		run_suite tap count_tap \
-			make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS= ISOLATION= PROVE_FLAGS=-v ||
-			show_tap_logs
-		;;
-	extra)
-		shopt -s nullglob
-		extra_suites=("$PG_GUARD_WORK"/test/suites/*.sh)
-		shopt -u nullglob
-		for s in "${extra_suites[@]}"; do
-			[[ $package_ran -eq 1 && $(basename "$s") == package.sh ]] && continue
-			run_suite "extra/$(basename "$s" .sh)" count_extra bash "test/suites/$(basename "$s")" || true
-		done
-		;;
-	*)
-		fail "unknown suite '$suite' in SUITES"
-		;;
+for v in $PG_VERSIONS; do
+	case $v in
+	15 | 18) run_version "$v" ;;
+	*) fail "PG_VERSIONS: PostgreSQL $v is not supported (15, 18)" ;;
 	esac
 done
 

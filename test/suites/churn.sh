@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# versions: 15 18
 # test/suites/churn.sh - policies flipping under load.
 #
 # A throwaway server (test/lib.sh); one loop flips policies for ~CHURN_SECONDS

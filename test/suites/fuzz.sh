@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# versions: 15 18
 # test/suites/fuzz.sh - random SQL from sqlsmith against guarded sessions.
 #
 # Starts a throwaway server (test/lib.sh) with tables, a partitioned table,
