@@ -102,6 +102,13 @@ enum
 #define PG_INTERVAL_IS_INFINITE(i) false
 #endif
 
+/* The primary key's index; 18 asks whether a deferrable one will do. */
+#if PG_VERSION_NUM >= 180000
+#define PG_PRIMARY_KEY_INDEX(rel) RelationGetPrimaryKeyIndex((rel), false)
+#else
+#define PG_PRIMARY_KEY_INDEX(rel) RelationGetPrimaryKeyIndex(rel)
+#endif
+
 /* This backend's local transaction id moved into MyProc->vxid in 17. */
 #if PG_VERSION_NUM >= 170000
 #define GUARD_MY_LXID (MyProc->vxid.lxid)

@@ -167,7 +167,7 @@ guard_policy_table(void)
 	rel = try_table_open(table, AccessShareLock);
 	if (rel == NULL)
 		return InvalidOid;
-	catalog_index = RelationGetPrimaryKeyIndex(rel);
+	catalog_index = PG_PRIMARY_KEY_INDEX(rel);
 	table_close(rel, AccessShareLock);
 	if (!OidIsValid(catalog_index))
 		return InvalidOid;

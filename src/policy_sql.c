@@ -30,6 +30,7 @@
 #include "utils/formatting.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "primary_guard.h"
 
