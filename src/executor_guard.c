@@ -92,15 +92,19 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 }
 
 /*
- * ExecutorRun and ExecutorFinish: while a max_duration timer is armed,
- * turn the cancel it causes into the policy's error.
+ * ExecutorRun and ExecutorFinish.  Two things may need them, both rare:
+ * a statement flagged for on_promote (promotion.c) marks its slot while it
+ * runs, and is refused if the server was promoted since it was admitted;
+ * while a max_duration timer is armed, the cancel it causes is turned into
+ * the policy's error.  Otherwise they only chain.
  */
 static void
 guard_ExecutorRun(PG_EXECUTOR_RUN_HOOK_ARGS)
 {
 	MemoryContext context = CurrentMemoryContext;
+	bool		flagged = guard_promotion_run_begin(queryDesc);
 
-	if (!guard_duration_armed())
+	if (!flagged && !guard_duration_armed())
 	{
 		if (prev_ExecutorRun)
 			prev_ExecutorRun(PG_EXECUTOR_RUN_CALL_ARGS);
@@ -110,6 +114,8 @@ guard_ExecutorRun(PG_EXECUTOR_RUN_HOOK_ARGS)
 	}
 	PG_TRY();
 	{
+		if (flagged)
+			guard_promotion_check_after(queryDesc);
 		if (prev_ExecutorRun)
 			prev_ExecutorRun(PG_EXECUTOR_RUN_CALL_ARGS);
 		else
@@ -117,18 +123,23 @@ guard_ExecutorRun(PG_EXECUTOR_RUN_HOOK_ARGS)
 	}
 	PG_CATCH();
 	{
+		if (flagged)
+			guard_promotion_run_end();
 		guard_duration_rethrow(context);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	if (flagged)
+		guard_promotion_run_end();
 }
 
 static void
 guard_ExecutorFinish(QueryDesc *queryDesc)
 {
 	MemoryContext context = CurrentMemoryContext;
+	bool		flagged = guard_promotion_run_begin(queryDesc);
 
-	if (!guard_duration_armed())
+	if (!flagged && !guard_duration_armed())
 	{
 		if (prev_ExecutorFinish)
 			prev_ExecutorFinish(queryDesc);
@@ -145,16 +156,24 @@ guard_ExecutorFinish(QueryDesc *queryDesc)
 	}
 	PG_CATCH();
 	{
+		if (flagged)
+			guard_promotion_run_end();
 		guard_duration_rethrow(context);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	if (flagged)
+		guard_promotion_run_end();
 }
 
-/* ExecutorEnd: a warn-mode max_duration overrun is told when it ends. */
+/*
+ * ExecutorEnd: a flagged statement is over; a warn-mode max_duration
+ * overrun is told when its statement ends.
+ */
 static void
 guard_ExecutorEnd(QueryDesc *queryDesc)
 {
+	guard_promotion_forget(queryDesc);
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
 	else

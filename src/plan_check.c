@@ -302,13 +302,13 @@ check_limit_plan(QueryDesc *queryDesc, const GuardPolicy *policy,
  * Does the started statement 'queryDesc' (its PlanState built) break
  * 'policy'?  If so, fill 'v' and return true.  Only 'limit' and 'deny'
  * policies can be broken.  Under a scan limit, 'reads' is left holding the
- * estimate, which run-time counting starts from; otherwise it is zeroed.
+ * estimate, which run-time counting starts from; otherwise it is empty.
  */
 bool
 guard_check_plan(QueryDesc *queryDesc, const GuardPolicy *policy,
 				 GuardServerState state, GuardReads *reads, GuardViolation *v)
 {
-	memset(reads, 0, sizeof(*reads));
+	guard_reads_init(reads);
 	if (policy->action == GUARD_ACTION_DENY)
 		return check_deny_plan(queryDesc->plannedstmt, policy, state, v);
 	if (policy->action == GUARD_ACTION_LIMIT)

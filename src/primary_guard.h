@@ -96,6 +96,7 @@ typedef struct GuardPolicy
 typedef struct GuardRelRead
 {
 	Oid			relid;			/* the top parent */
+	Index		rti;			/* its range table index */
 	int			nscans;			/* scan nodes reading it */
 	bool		partitions;		/* some of them read children */
 	const char *kind;			/* of the first scan, e.g. "Index scan" */
@@ -108,14 +109,30 @@ typedef struct GuardRelRead
 	bool		reported;		/* run time: its crossing was reported (warn) */
 } GuardRelRead;
 
+/* A scan node that reads a counted relation: what run-time counting wraps. */
+typedef struct GuardScanNode
+{
+	struct ScanState *node;
+	int			rel;			/* index in GuardReads.rels */
+} GuardScanNode;
+
+/*
+ * Everything a statement reads, relation by relation.  It lives on the
+ * caller's stack: a plan that reads a few relations needs no allocation;
+ * more grow into the current memory context.
+ */
+#define GUARD_READS_INLINE 8
 typedef struct GuardReads
 {
 	int			nrels;
-	GuardRelRead *rels;			/* nrels entries */
-	int			max_node_id;	/* 1 + the largest plan_node_id of a counted scan */
-	Index		nrtis;
-	Index	   *parent_of;		/* rt index -> parent rt index */
-	int		   *rel_of_rti;		/* top rt index -> 1 + index in rels */
+	int			maxrels;
+	GuardRelRead *rels;
+	int			nscans;
+	int			maxscans;
+	GuardScanNode *scans;
+	int			max_node_id;	/* 1 + the largest plan_node_id among scans */
+	GuardRelRead rels_inline[GUARD_READS_INLINE];
+	GuardScanNode scans_inline[GUARD_READS_INLINE];
 } GuardReads;
 
 /* A decision that a statement breaks a policy, before it is reported. */
@@ -166,10 +183,9 @@ extern void guard_policy_for_arguments(FunctionCallInfo fcinfo, int role_arg,
 struct QueryDesc;
 struct RelationData;
 extern void guard_estimate_relation(struct RelationData *rel, double *rows, double *bytes);
+extern void guard_reads_init(GuardReads *reads);
 extern void guard_estimate_reads(struct QueryDesc *queryDesc, bool need_bytes,
 								 GuardReads *reads);
-extern GuardRelRead *guard_read_of_scan(GuardReads *reads, PlannedStmt *stmt,
-										Index scanrelid);
 
 /* plan_check.c */
 extern bool guard_namespace_is_system(Oid nsp);
@@ -228,6 +244,10 @@ extern void guard_promotion_init(void);
 extern Size guard_promotion_shmem_size(void);
 extern void guard_promotion_shmem_startup(void);
 extern void guard_promotion_note_statement(struct QueryDesc *queryDesc);
+extern bool guard_promotion_run_begin(struct QueryDesc *queryDesc);
+extern void guard_promotion_run_end(void);
+extern void guard_promotion_check_after(struct QueryDesc *queryDesc);
+extern void guard_promotion_forget(struct QueryDesc *queryDesc);
 
 /* replication_guard.c */
 extern bool guard_replication_hands_over(PlannedStmt *stmt, DestReceiver *dest);

@@ -128,9 +128,6 @@ static List *flagged_queries = NIL;
 static int	running_flagged = 0;
 static bool exit_callback_registered = false;
 
-static ExecutorRun_hook_type prev_ExecutorRun = NULL;
-static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
-static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 
 PGDLLEXPORT void guard_promotion_main(Datum arg);
 
@@ -325,71 +322,40 @@ check_after_promotion(QueryDesc *queryDesc)
 		slot_clear();
 }
 
-static void
-guard_promotion_ExecutorRun(PG_EXECUTOR_RUN_HOOK_ARGS)
+/*
+ * The executor hooks (executor_guard.c) around ExecutorRun and
+ * ExecutorFinish of every statement: guard_promotion_run_begin() tells
+ * whether 'queryDesc' is flagged and marks the slot; if so the hook calls
+ * guard_promotion_check_after() (ExecutorRun only: ExecutorFinish also
+ * runs at COMMIT) and, in every case, guard_promotion_run_end().
+ */
+bool
+guard_promotion_run_begin(QueryDesc *queryDesc)
 {
-	if (!flagged_run_begin(queryDesc))
-	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(PG_EXECUTOR_RUN_CALL_ARGS);
-		else
-			standard_ExecutorRun(PG_EXECUTOR_RUN_CALL_ARGS);
-		return;
-	}
-
-	PG_TRY();
-	{
-		if (!RecoveryInProgress())
-			check_after_promotion(queryDesc);
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(PG_EXECUTOR_RUN_CALL_ARGS);
-		else
-			standard_ExecutorRun(PG_EXECUTOR_RUN_CALL_ARGS);
-	}
-	PG_FINALLY();
-	{
-		flagged_run_end();
-	}
-	PG_END_TRY();
+	return flagged_run_begin(queryDesc);
 }
 
-static void
-guard_promotion_ExecutorFinish(QueryDesc *queryDesc)
+void
+guard_promotion_run_end(void)
 {
-	if (!flagged_run_begin(queryDesc))
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-		return;
-	}
-
-	PG_TRY();
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-	}
-	PG_FINALLY();
-	{
-		flagged_run_end();
-	}
-	PG_END_TRY();
+	flagged_run_end();
 }
 
-static void
-guard_promotion_ExecutorEnd(QueryDesc *queryDesc)
+void
+guard_promotion_check_after(QueryDesc *queryDesc)
+{
+	if (!RecoveryInProgress())
+		check_after_promotion(queryDesc);
+}
+
+/* At ExecutorEnd: a flagged query is over. */
+void
+guard_promotion_forget(QueryDesc *queryDesc)
 {
 	FlaggedQuery *entry = flagged_queries != NIL ? find_flagged(queryDesc) : NULL;
 
 	if (entry != NULL)
 		forget_flagged(entry);
-	if (prev_ExecutorEnd)
-		prev_ExecutorEnd(queryDesc);
-	else
-		standard_ExecutorEnd(queryDesc);
 }
 
 /*
@@ -462,12 +428,6 @@ guard_promotion_init(void)
 							 PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
 
-	prev_ExecutorRun = ExecutorRun_hook;
-	ExecutorRun_hook = guard_promotion_ExecutorRun;
-	prev_ExecutorFinish = ExecutorFinish_hook;
-	ExecutorFinish_hook = guard_promotion_ExecutorFinish;
-	prev_ExecutorEnd = ExecutorEnd_hook;
-	ExecutorEnd_hook = guard_promotion_ExecutorEnd;
 	RegisterXactCallback(guard_xact_callback, NULL);
 	RegisterSubXactCallback(guard_subxact_callback, NULL);
 

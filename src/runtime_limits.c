@@ -34,7 +34,6 @@
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
-#include "nodes/nodeFuncs.h"
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 #include "utils/timeout.h"
@@ -64,9 +63,9 @@ typedef struct GuardRun
 	GuardOrigin rows_origin;
 	GuardServerState state;
 	const char *query;
-	GuardReads	reads;
 	MemoryContextCallback unlink;
-	CountedNode nodes[FLEXIBLE_ARRAY_MEMBER];	/* by plan_node_id */
+	CountedNode nodes[FLEXIBLE_ARRAY_MEMBER];	/* by plan_node_id; then the
+												 * relations' counts */
 } GuardRun;
 
 static GuardRun *active_runs = NULL;
@@ -127,74 +126,54 @@ unlink_run(void *arg)
 		*p = (*p)->next;
 }
 
-static bool
-wrap_scans(PlanState *ps, void *context)
-{
-	GuardRun   *run = (GuardRun *) context;
-	Plan	   *plan = ps->plan;
-
-	switch (nodeTag(ps))
-	{
-		case T_SeqScanState:
-		case T_SampleScanState:
-		case T_IndexScanState:
-		case T_IndexOnlyScanState:
-		case T_BitmapHeapScanState:
-		case T_TidScanState:
-		case T_TidRangeScanState:
-		case T_ForeignScanState:
-			{
-				GuardRelRead *rel = guard_read_of_scan(&run->reads, run->estate->es_plannedstmt,
-													   ((Scan *) plan)->scanrelid);
-
-				if (rel != NULL && plan->plan_node_id < run->reads.max_node_id &&
-					run->nodes[plan->plan_node_id].real_exec == NULL)
-				{
-					run->nodes[plan->plan_node_id].real_exec = ps->ExecProcNodeReal;
-					run->nodes[plan->plan_node_id].rel = rel;
-					ps->ExecProcNodeReal = counting_exec;
-				}
-				break;
-			}
-		default:
-			break;
-	}
-	return planstate_tree_walker(ps, wrap_scans, context);
-}
-
 /*
  * Start counting the rows 'queryDesc' reads, relation by relation, if
  * 'policy' limits them; 'reads' is the estimate guard_check_plan() made.
+ * One allocation, in the executor's memory: the run, its relations and
+ * its counted nodes.
  */
 void
 guard_runtime_start(QueryDesc *queryDesc, const GuardPolicy *policy,
 					GuardServerState state, const GuardReads *reads)
 {
 	EState	   *estate = queryDesc->estate;
+	Size		nodes_size;
 	GuardRun   *run;
+	GuardRelRead *rels;
 
 	if (policy->action != GUARD_ACTION_LIMIT || policy->max_scan_rows <= 0 ||
-		reads->nrels == 0 || estate == NULL)
+		reads->nscans == 0 || estate == NULL)
 		return;
 
-	run = MemoryContextAllocZero(estate->es_query_cxt,
-								 offsetof(GuardRun, nodes) +
-								 reads->max_node_id * sizeof(CountedNode));
+	nodes_size = reads->max_node_id * sizeof(CountedNode);
+	run = MemoryContextAlloc(estate->es_query_cxt,
+							 offsetof(GuardRun, nodes) + nodes_size +
+							 reads->nrels * sizeof(GuardRelRead));
+	rels = (GuardRelRead *) ((char *) run->nodes + nodes_size);
+	memcpy(rels, reads->rels, reads->nrels * sizeof(GuardRelRead));
 	run->estate = estate;
 	run->limit = policy->max_scan_rows;
 	run->enforce = policy->enforce;
+	run->warned = false;
 	run->rows_origin = policy->rows_origin;
 	run->state = state;
 	run->query = queryDesc->sourceText;
-	run->reads = *reads;
+
+	for (int i = 0; i < reads->nscans; i++)
+	{
+		PlanState  *ps = &reads->scans[i].node->ps;
+		CountedNode *counted = &run->nodes[ps->plan->plan_node_id];
+
+		counted->real_exec = ps->ExecProcNodeReal;
+		counted->rel = &rels[reads->scans[i].rel];
+		ps->ExecProcNodeReal = counting_exec;
+	}
 
 	run->next = active_runs;
 	active_runs = run;
 	run->unlink.func = unlink_run;
 	run->unlink.arg = run;
 	MemoryContextRegisterResetCallback(estate->es_query_cxt, &run->unlink);
-
-	wrap_scans(queryDesc->planstate, run);
 }
 
 /* SIGALRM context: note the overrun and cancel like statement_timeout. */

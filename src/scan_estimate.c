@@ -29,8 +29,9 @@
  * Bytes are whole-relation pages for full scans, and rows times the
  * relation's bytes per row (from pg_class) otherwise.
  *
- * Nothing here allocates for a plan that reads no counted relation;
- * otherwise one block per statement, in the executor's memory context.
+ * The result lives in the caller's GuardReads: nothing is allocated for a
+ * plan that reads up to GUARD_READS_INLINE relations through as many scans
+ * and has no partitions or children.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,11 +53,9 @@ typedef struct ReadWalk
 	PlannedStmt *stmt;
 	GuardReads *reads;
 	bool		need_bytes;
-	Index		nrels;
-	Index	   *parent_of;		/* rt index -> parent rt index; built lazily */
-	int		   *rel_of_rti;		/* top rt index -> index in reads->rels + 1 */
+	Index		nrtis;
+	Index	   *parent_of;		/* rt index -> parent rt index; NULL: none */
 	double		divisor;		/* participants of the enclosing Gather */
-	MemoryContext context;		/* where the result is allocated */
 } ReadWalk;
 
 /* The planner's estimate of a whole relation, now: rows and bytes. */
@@ -93,49 +92,61 @@ parallel_divisor(int workers)
 	return Max(divisor, 1.0);
 }
 
-/* The entry of the relation (top parent) that rt index 'rti' belongs to. */
-static GuardRelRead *
+/* Room for one more element in an array that starts inline and grows. */
+static void *
+grow(void *array, void *inline_array, int *max, Size elem)
+{
+	void	   *bigger = palloc(*max * 2 * elem);
+
+	memcpy(bigger, array, *max * elem);
+	if (array != inline_array)
+		pfree(array);
+	*max *= 2;
+	return bigger;
+}
+
+/*
+ * The index in reads->rels of the relation (the top parent) that rt index
+ * 'rti' belongs to, added if new.
+ */
+static int
 relation_entry(ReadWalk *w, Index rti, bool *is_child)
 {
-	Index		top = rti;
 	GuardReads *reads = w->reads;
+	Index		top = rti;
 	GuardRelRead *rel;
 
-	if (w->parent_of == NULL)
+	/* Partitions and children: built at the first scan of a plan with any. */
+	if (w->parent_of == NULL && w->stmt->appendRelations != NIL)
 	{
 		ListCell   *lc;
-		char	   *space;
 
-		/* One allocation, in the executor's memory: run-time counting keeps it. */
-		space = MemoryContextAllocZero(w->context,
-									   w->nrels * sizeof(GuardRelRead) +
-									   (w->nrels + 1) * (sizeof(Index) + sizeof(int)));
-		reads->rels = (GuardRelRead *) space;
-		space += w->nrels * sizeof(GuardRelRead);
-		w->rel_of_rti = (int *) space;
-		space += (w->nrels + 1) * sizeof(int);
-		w->parent_of = (Index *) space;
+		w->parent_of = palloc0((w->nrtis + 1) * sizeof(Index));
 		foreach(lc, w->stmt->appendRelations)
 		{
 			AppendRelInfo *info = (AppendRelInfo *) lfirst(lc);
 
-			if (info->child_relid <= w->nrels)
+			if (info->child_relid <= w->nrtis)
 				w->parent_of[info->child_relid] = info->parent_relid;
 		}
 	}
-
-	while (w->parent_of[top] != 0 &&
+	while (w->parent_of != NULL && w->parent_of[top] != 0 &&
 		   rt_fetch(w->parent_of[top], w->stmt->rtable)->rtekind == RTE_RELATION)
 		top = w->parent_of[top];
 	*is_child = top != rti;
 
-	if (w->rel_of_rti[top] == 0)
-	{
-		rel = &reads->rels[reads->nrels++];
-		rel->relid = rt_fetch(top, w->stmt->rtable)->relid;
-		w->rel_of_rti[top] = reads->nrels;
-	}
-	return &reads->rels[w->rel_of_rti[top] - 1];
+	for (int i = 0; i < reads->nrels; i++)
+		if (reads->rels[i].rti == top)
+			return i;
+
+	if (reads->nrels == reads->maxrels)
+		reads->rels = grow(reads->rels, reads->rels_inline, &reads->maxrels,
+						   sizeof(GuardRelRead));
+	rel = &reads->rels[reads->nrels];
+	memset(rel, 0, sizeof(*rel));
+	rel->rti = top;
+	rel->relid = rt_fetch(top, w->stmt->rtable)->relid;
+	return reads->nrels++;
 }
 
 /*
@@ -148,10 +159,12 @@ add_scan(ReadWalk *w, ScanState *ss, const char *kind, bool full,
 {
 	Scan	   *scan = (Scan *) ss->ps.plan;
 	Relation	relation = ss->ss_currentRelation;
+	GuardReads *reads = w->reads;
 	GuardRelRead *rel;
 	double		rows;
 	double		bytes = 0;
 	bool		is_child;
+	int			relno;
 
 	if (scan->scanrelid == 0 || relation == NULL ||
 		guard_namespace_is_system(RelationGetNamespace(relation)))
@@ -164,7 +177,8 @@ add_scan(ReadWalk *w, ScanState *ss, const char *kind, bool full,
 	rows = per_loop * loops;
 	bytes *= loops;
 
-	rel = relation_entry(w, scan->scanrelid, &is_child);
+	relno = relation_entry(w, scan->scanrelid, &is_child);
+	rel = &reads->rels[relno];
 	if (rel->nscans++ == 0)
 	{
 		rel->kind = kind;
@@ -178,7 +192,15 @@ add_scan(ReadWalk *w, ScanState *ss, const char *kind, bool full,
 		rel->full_rows += rows;
 		rel->full_bytes += bytes;
 	}
-	w->reads->max_node_id = Max(w->reads->max_node_id, scan->plan.plan_node_id + 1);
+
+	/* Remembered for run-time counting. */
+	if (reads->nscans == reads->maxscans)
+		reads->scans = grow(reads->scans, reads->scans_inline, &reads->maxscans,
+							sizeof(GuardScanNode));
+	reads->scans[reads->nscans].node = ss;
+	reads->scans[reads->nscans].rel = relno;
+	reads->nscans++;
+	reads->max_node_id = Max(reads->max_node_id, scan->plan.plan_node_id + 1);
 	return per_loop;
 }
 
@@ -331,43 +353,32 @@ walk(ReadWalk *w, PlanState *ps, double loops, double once)
 	walk(w, innerPlanState(ps), loops, once);
 }
 
+/* Start 'reads' empty, with its inline arrays. */
+void
+guard_reads_init(GuardReads *reads)
+{
+	reads->nrels = reads->nscans = reads->max_node_id = 0;
+	reads->maxrels = reads->maxscans = GUARD_READS_INLINE;
+	reads->rels = reads->rels_inline;
+	reads->scans = reads->scans_inline;
+}
+
 /*
  * Estimate what the started statement 'queryDesc' reads, relation by
- * relation, into 'reads' (zeroed here).  'need_bytes': compute bytes for
- * scans that are not full scans too (max_scan_size is set).
+ * relation, into 'reads' (initialized by the caller).  'need_bytes':
+ * compute bytes for scans that are not full scans too (max_scan_size is
+ * set).
  */
 void
 guard_estimate_reads(QueryDesc *queryDesc, bool need_bytes, GuardReads *reads)
 {
 	ReadWalk	w;
 
-	memset(reads, 0, sizeof(*reads));
-	memset(&w, 0, sizeof(w));
-	w.divisor = 1;
 	w.stmt = queryDesc->plannedstmt;
 	w.reads = reads;
 	w.need_bytes = need_bytes;
-	w.nrels = (Index) list_length(w.stmt->rtable);
-	w.context = queryDesc->estate ? queryDesc->estate->es_query_cxt : CurrentMemoryContext;
+	w.nrtis = (Index) list_length(w.stmt->rtable);
+	w.parent_of = NULL;
+	w.divisor = 1;
 	walk(&w, queryDesc->planstate, 1, 1);
-	reads->rel_of_rti = w.rel_of_rti;
-	reads->parent_of = w.parent_of;
-	reads->nrtis = w.nrels;
-}
-
-/*
- * The entry 'reads' has for the relation a scan node reads (its top
- * parent), or NULL if the relation does not count.
- */
-GuardRelRead *
-guard_read_of_scan(GuardReads *reads, PlannedStmt *stmt, Index scanrelid)
-{
-	Index		top = scanrelid;
-
-	if (reads->rel_of_rti == NULL || scanrelid == 0 || scanrelid > reads->nrtis)
-		return NULL;
-	while (reads->parent_of[top] != 0 &&
-		   rt_fetch(reads->parent_of[top], stmt->rtable)->rtekind == RTE_RELATION)
-		top = reads->parent_of[top];
-	return reads->rel_of_rti[top] == 0 ? NULL : &reads->rels[reads->rel_of_rti[top] - 1];
 }
