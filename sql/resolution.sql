@@ -111,15 +111,20 @@ SELECT member::regrole, grantor::regrole, admin_option
 SELECT role, action, source FROM primary_guard.effective_policy('regress_victim');
 SELECT role, action, source FROM primary_guard.effective_policy('regress_victim_su');
 SELECT role, action, source FROM primary_guard.effective_policy('regress_chain_member');
--- The same membership granted by a superuser counts.
-REVOKE regress_guarded FROM regress_victim;
+-- The same membership granted by a superuser counts.  (A new role: since
+-- 16 a superuser's REVOKE does not remove another grantor's grant.)
+DROP ROLE regress_victim;
+CREATE ROLE regress_victim;
 GRANT regress_guarded TO regress_victim;
 SELECT grantor::regrole FROM pg_auth_members
  WHERE roleid = 'regress_guarded'::regrole AND member = 'regress_victim'::regrole;
 SELECT role, action, source FROM primary_guard.effective_policy('regress_victim');
 -- So does one granted by a CREATEROLE role (CREATE ROLE ... IN ROLE too),
 -- for as long as it has CREATEROLE.
+-- (Since 16 a CREATEROLE role needs ADMIN OPTION on a role to grant it.)
 CREATE ROLE regress_role_manager CREATEROLE;
+GRANT regress_guarded TO regress_role_manager WITH ADMIN OPTION;
+SELECT primary_guard.set_policy('regress_role_manager', 'allow');
 SET ROLE regress_role_manager;
 CREATE ROLE regress_created IN ROLE regress_guarded;
 RESET ROLE;
