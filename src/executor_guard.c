@@ -23,6 +23,7 @@
 
 #include "access/parallel.h"
 #include "executor/executor.h"
+#include "replication/walsender.h"
 
 #include "primary_guard.h"
 
@@ -56,7 +57,8 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	bool		checked = guard_session_is_checked() &&
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
 		!is_leader_fragment(queryDesc) &&
-		!guard_replication_hands_over(queryDesc->plannedstmt, queryDesc->dest);
+		!(am_walsender &&
+		  guard_replication_hands_over(queryDesc->plannedstmt, queryDesc->dest));
 	GuardServerState state = GUARD_PRIMARY;
 	GuardPolicy policy;
 	bool		has_policy = false;

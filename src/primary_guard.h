@@ -202,10 +202,39 @@ extern void guard_duration_violation(GuardViolation *v, const GuardPolicy *polic
 extern void guard_runtime_init(void);
 extern void guard_runtime_start(struct QueryDesc *queryDesc, const GuardPolicy *policy,
 								GuardServerState state, const GuardReads *reads);
-extern void guard_duration_statement(const GuardPolicy *policy, GuardServerState state);
-extern bool guard_duration_armed(void);
+extern bool guard_duration_is_armed;
+extern volatile sig_atomic_t guard_duration_expired;
+extern void guard_duration_statement_slow(const GuardPolicy *policy, GuardServerState state);
+extern void guard_duration_warn_slow(void);
+
+/*
+ * Arm the max_duration timer for a new statement whose policy has one
+ * ('policy' NULL: the session is not checked), or disarm the previous
+ * statement's.  Inline: most statements have neither.
+ */
+static inline void
+guard_duration_statement(const GuardPolicy *policy, GuardServerState state)
+{
+	if (guard_duration_is_armed ||
+		(policy != NULL && policy->action == GUARD_ACTION_LIMIT && policy->max_duration_ms >= 0))
+		guard_duration_statement_slow(policy, state);
+}
+
+static inline bool
+guard_duration_armed(void)
+{
+	return guard_duration_is_armed;
+}
+
+/* At a statement's end: a warn-mode overrun's one warning. */
+static inline void
+guard_duration_warn(void)
+{
+	if (guard_duration_expired)
+		guard_duration_warn_slow();
+}
 extern void guard_duration_rethrow(MemoryContext context);
-extern void guard_duration_warn(void);
+
 extern Oid	guard_copy_relation(CopyStmt *copy);
 extern bool guard_check_utility(Node *parsetree, Oid copy_relid, const GuardPolicy *policy,
 								GuardServerState state, GuardViolation *v);

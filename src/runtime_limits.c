@@ -73,8 +73,9 @@ static GuardRun *active_runs = NULL;
 /* The duration timer. */
 static TimeoutId duration_timeout = MAX_TIMEOUTS;
 static TimestampTz duration_statement = 0;	/* statement the timer is for */
-static bool duration_armed = false;
-static volatile sig_atomic_t duration_expired = false;
+/* Read inline by the hooks (primary_guard.h). */
+bool		guard_duration_is_armed = false;
+volatile sig_atomic_t guard_duration_expired = false;
 static GuardPolicy duration_policy;
 static GuardServerState duration_state;
 static MemoryContext duration_context = NULL;
@@ -180,25 +181,18 @@ guard_runtime_start(QueryDesc *queryDesc, const GuardPolicy *policy,
 static void
 duration_timeout_handler(void)
 {
-	duration_expired = true;
+	guard_duration_expired = true;
 	if (duration_policy.enforce)
 		kill(MyProcPid, SIGINT);
-}
-
-/* Whether a max_duration timer is armed for the running statement. */
-bool
-guard_duration_armed(void)
-{
-	return duration_armed;
 }
 
 static void
 duration_disarm(void)
 {
-	if (duration_armed)
+	if (guard_duration_is_armed)
 		disable_timeout(duration_timeout, false);
-	duration_armed = false;
-	duration_expired = false;
+	guard_duration_is_armed = false;
+	guard_duration_expired = false;
 }
 
 /*
@@ -207,15 +201,10 @@ duration_disarm(void)
  * is not checked), or disarm the previous statement's.
  */
 void
-guard_duration_statement(const GuardPolicy *policy, GuardServerState state)
+guard_duration_statement_slow(const GuardPolicy *policy, GuardServerState state)
 {
-	TimestampTz start;
+	TimestampTz start = GetCurrentStatementStartTimestamp();
 
-	/* Nothing armed and nothing to arm: the common case, no clock read. */
-	if (!duration_armed &&
-		(policy == NULL || policy->action != GUARD_ACTION_LIMIT || policy->max_duration_ms < 0))
-		return;
-	start = GetCurrentStatementStartTimestamp();
 	if (start == duration_statement)
 		return;
 	duration_statement = start;
@@ -236,7 +225,7 @@ guard_duration_statement(const GuardPolicy *policy, GuardServerState state)
 	if (duration_policy.source)
 		duration_policy.source = MemoryContextStrdup(duration_context, duration_policy.source);
 	duration_state = state;
-	duration_armed = true;
+	guard_duration_is_armed = true;
 	enable_timeout_at(duration_timeout,
 					  TimestampTzPlusMilliseconds(start, policy->max_duration_ms));
 }
@@ -252,27 +241,27 @@ guard_duration_rethrow(MemoryContext context)
 	ErrorData  *edata;
 	GuardViolation v;
 
-	if (!duration_expired || !duration_policy.enforce)
+	if (!guard_duration_expired || !duration_policy.enforce)
 		return;
 	MemoryContextSwitchTo(context);
 	edata = CopyErrorData();
 	if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
 		return;
 	FlushErrorState();
-	duration_expired = false;
+	guard_duration_expired = false;
 	guard_duration_violation(&v, &duration_policy, duration_state);
 	guard_report(&v, &duration_policy, duration_state, debug_query_string, NULL);
 }
 
 /* At a statement's end, in warn mode: the overrun's one warning. */
 void
-guard_duration_warn(void)
+guard_duration_warn_slow(void)
 {
 	GuardViolation v;
 
-	if (!duration_expired || duration_policy.enforce)
+	if (duration_policy.enforce)
 		return;
-	duration_expired = false;
+	guard_duration_expired = false;
 	guard_duration_violation(&v, &duration_policy, duration_state);
 	guard_report(&v, &duration_policy, duration_state, debug_query_string, NULL);
 }
@@ -280,7 +269,7 @@ guard_duration_warn(void)
 static void
 runtime_xact_callback(XactEvent event, void *arg)
 {
-	if (!duration_armed && duration_statement == 0)
+	if (!guard_duration_is_armed && duration_statement == 0)
 		return;
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)

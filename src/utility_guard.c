@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "replication/walsender.h"
 #include "tcop/utility.h"
 #include "utils/lsyscache.h"
 
@@ -74,7 +75,7 @@ guard_ProcessUtility(PG_UTILITY_HOOK_ARGS)
 		!IsAbortedTransactionBlockState() &&
 		IsTransactionState() &&
 		guard_session_is_checked() &&
-		!guard_replication_hands_over(pstmt, dest))
+		!(am_walsender && guard_replication_hands_over(pstmt, dest)))
 	{
 		GuardServerState state = guard_current_state();
 		GuardPolicy policy;
