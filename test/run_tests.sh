@@ -148,7 +148,7 @@ count_extra() {
 # count the results.  Returns 1 if the suite had failures.
 run_suite() {
 	local name=$1 counter=$2 rc=0 limit=$((RUN_BUDGET - SECONDS))
-	local dir=$PG_GUARD_WORK as=(pg_guard_as_user)
+	local dir=${PG_GUARD_WORK:-$repo} as=(pg_guard_as_user)
 	shift 2
 	if [[ $1 == --root ]]; then
 		dir=$repo as=()
