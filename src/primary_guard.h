@@ -27,6 +27,8 @@
 
 #include "postgres.h"
 
+#include <signal.h>
+
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"

@@ -216,8 +216,7 @@ mkdir -p "$PG_GUARD_TMP/logs"
 suite_versions() {
 	local line
 	line=$(grep -m1 -E '^# versions:' "$1" || true)
-	echo "${line#\# versions:}"
-	[[ -n $line ]] || echo 15
+	if [[ -n $line ]]; then echo "${line#\# versions:}"; else echo 15; fi
 }
 
 # run_version V: build, install and run every suite of SUITES on
