@@ -109,6 +109,36 @@ RESET ROLE;
 SELECT verdict, rule FROM primary_guard.recent_rejections()
  WHERE role = 'regress_rt_analyst' ORDER BY at DESC LIMIT 1;
 
+-- A subplan the plan references twice (an inherited UPDATE through a
+-- security-barrier view, from PostgreSQL's updatable_views test) is
+-- counted, and wrapped, once.
+SELECT primary_guard.set_policy('regress_rt_analysts', 'limit', max_scan_rows => 10000);
+CREATE TABLE regress_rt_t1 (a int, b float, c text);
+CREATE INDEX ON regress_rt_t1 (a);
+INSERT INTO regress_rt_t1 SELECT i, i, 't1' FROM generate_series(1, 10) g(i);
+CREATE TABLE regress_rt_t11 (d text) INHERITS (regress_rt_t1);
+CREATE INDEX ON regress_rt_t11 (a);
+INSERT INTO regress_rt_t11 SELECT i, i, 't11', 't11d' FROM generate_series(1, 10) g(i);
+CREATE TABLE regress_rt_t12 (e int[]) INHERITS (regress_rt_t1);
+CREATE INDEX ON regress_rt_t12 (a);
+INSERT INTO regress_rt_t12 SELECT i, i, 't12', '{1,2}'::int[] FROM generate_series(1, 10) g(i);
+CREATE TABLE regress_rt_t111 () INHERITS (regress_rt_t11, regress_rt_t12);
+CREATE INDEX ON regress_rt_t111 (a);
+INSERT INTO regress_rt_t111 SELECT i, i, 't111', 't111d', '{1,1,1}'::int[] FROM generate_series(1, 10) g(i);
+ANALYZE regress_rt_t1, regress_rt_t11, regress_rt_t12, regress_rt_t111;
+CREATE VIEW regress_rt_v1 WITH (security_barrier = true) AS
+SELECT *, (SELECT d FROM regress_rt_t11 WHERE regress_rt_t11.a = regress_rt_t1.a LIMIT 1) AS d
+  FROM regress_rt_t1
+ WHERE a > 5 AND EXISTS (SELECT 1 FROM regress_rt_t12 WHERE regress_rt_t12.a = regress_rt_t1.a);
+GRANT SELECT, UPDATE ON regress_rt_t1, regress_rt_t11, regress_rt_t12, regress_rt_t111,
+      regress_rt_v1 TO regress_rt_analysts;
+SET ROLE regress_rt_analyst;
+UPDATE regress_rt_v1 SET a = a + 1 WHERE a = 8;
+SELECT count(*) FROM regress_rt_t1 WHERE a = 9;
+RESET ROLE;
+DROP VIEW regress_rt_v1;
+DROP TABLE regress_rt_t1 CASCADE;
+
 -- Bad input.
 SELECT primary_guard.set_policy('regress_rt_analysts', 'limit', max_duration => '0');
 SELECT primary_guard.set_policy('regress_rt_analysts', 'limit', max_duration => '-1 s');

@@ -165,6 +165,9 @@ guard_runtime_start(QueryDesc *queryDesc, const GuardPolicy *policy,
 		PlanState  *ps = &reads->scans[i].node->ps;
 		CountedNode *counted = &run->nodes[ps->plan->plan_node_id];
 
+		/* A subplan referenced twice was walked twice: wrap it once. */
+		if (ps->ExecProcNodeReal == counting_exec)
+			continue;
 		counted->real_exec = ps->ExecProcNodeReal;
 		counted->rel = &rels[reads->scans[i].rel];
 		ps->ExecProcNodeReal = counting_exec;
