@@ -67,6 +67,18 @@ SET enable_seqscan = off;
 SELECT count(*) FROM regress_rr WHERE id IS NOT NULL;
 RESET enable_seqscan;
 
+-- A parallel full scan reads the relation once, shared by its participants.
+SET enable_seqscan = off; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
+SET min_parallel_index_scan_size = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM regress_rr;
+\set VERBOSITY default
+SELECT count(*) FROM regress_rr;
+\set VERBOSITY terse
+RESET enable_seqscan; RESET parallel_setup_cost; RESET parallel_tuple_cost;
+RESET min_parallel_index_scan_size; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+
 -- 3. Point lookups and small joins stay allowed.
 EXPLAIN (COSTS OFF) SELECT amount FROM regress_rr WHERE id = 42;
 SELECT amount FROM regress_rr WHERE id = 42;

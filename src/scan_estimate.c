@@ -171,7 +171,12 @@ add_scan(ReadWalk *w, ScanState *ss, const char *kind, bool full,
 		return per_loop;
 
 	if (full)
+	{
 		guard_estimate_relation(relation, &per_loop, &bytes);
+		/* The participants of a parallel-aware full scan share one pass. */
+		if (scan->plan.parallel_aware)
+			loops /= w->divisor;
+	}
 	else if (w->need_bytes)
 		bytes = per_loop * bytes_per_row(relation, &scan->plan);
 	rows = per_loop * loops;
@@ -254,8 +259,8 @@ walk(ReadWalk *w, PlanState *ps, double loops, double once)
 	{
 		case T_SeqScan:
 			rows_per_loop = add_scan(w, (ScanState *) ps, plan->parallel_aware ?
-					 "Parallel sequential scan" : "Sequential scan", true, 0,
-					 plan->parallel_aware ? loops / w->divisor : loops);
+									 "Parallel sequential scan" : "Sequential scan",
+									 true, 0, loops);
 			break;
 		case T_SampleScan:
 			/* TABLESAMPLE reads (BERNOULLI) or may read (SYSTEM) every page. */
