@@ -15,7 +15,7 @@
  *
  * For a session no policy applies to, the cost is one cached lookup and no
  * allocation; ExecutorRun and ExecutorFinish only chain unless a
- * max_duration timer is armed.
+ * max_duration timer is armed or the statement is flagged for on_promote.
  *
  *-------------------------------------------------------------------------
  */

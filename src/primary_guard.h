@@ -10,7 +10,7 @@
  *	policy_sql.c      set_policy, drop_policy, effective_policy, server_state
  *	plan_check.c      deciding whether a plan or utility command violates a policy
  *	violation.c       turning a violation into an error, warning or reason text
- *	executor_guard.c  the ExecutorStart hook
+ *	executor_guard.c  the executor hooks (start, run, finish, end)
  *	utility_guard.c   the ProcessUtility hook
  *	scan_estimate.c   rows and bytes a plan reads from each relation
  *	runtime_limits.c  max_scan_rows counted while running; max_duration
