@@ -109,10 +109,26 @@ RESET ROLE;
 SELECT verdict, rule FROM primary_guard.recent_rejections()
  WHERE role = 'regress_rt_analyst' ORDER BY at DESC LIMIT 1;
 
+-- A foreign table counts like any relation: its FDW's estimate before the
+-- statement runs, its rows while it runs (file_fdw reading a program has no
+-- size to estimate from).
+SELECT primary_guard.set_policy('regress_rt_analysts', 'limit', max_scan_rows => 10000);
+CREATE EXTENSION file_fdw;
+CREATE SERVER regress_rt_files FOREIGN DATA WRAPPER file_fdw;
+CREATE FOREIGN TABLE regress_rt_ft (n int) SERVER regress_rt_files
+    OPTIONS (program 'seq 1 30000');
+GRANT SELECT ON regress_rt_ft TO regress_rt_analysts;
+SET ROLE regress_rt_analyst;
+\set VERBOSITY terse
+SELECT count(*) FROM regress_rt_ft;
+\set VERBOSITY default
+SELECT count(*) FROM regress_rt_ft WHERE n < 100;
+RESET ROLE;
+DROP EXTENSION file_fdw CASCADE;
+
 -- A subplan the plan references twice (an inherited UPDATE through a
 -- security-barrier view, from PostgreSQL's updatable_views test) is
 -- counted, and wrapped, once.
-SELECT primary_guard.set_policy('regress_rt_analysts', 'limit', max_scan_rows => 10000);
 CREATE TABLE regress_rt_t1 (a int, b float, c text);
 CREATE INDEX ON regress_rt_t1 (a);
 INSERT INTO regress_rt_t1 SELECT i, i, 't1' FROM generate_series(1, 10) g(i);
