@@ -133,6 +133,24 @@ SELECT grantor::regrole FROM pg_auth_members
 SELECT role, action, source FROM primary_guard.effective_policy('regress_created');
 ALTER ROLE regress_role_manager NOCREATEROLE;
 SELECT role, action, source FROM primary_guard.effective_policy('regress_created');
+-- A grantor that is gone: 15 keeps its grants with a dangling grantor, and
+-- they keep carrying the policy (dropping whoever granted a membership frees
+-- nobody); since 16 DROP OWNED revokes them, and the membership is gone.
+CREATE ROLE regress_gone_manager CREATEROLE;
+CREATE ROLE regress_orphan;
+GRANT regress_guarded TO regress_gone_manager WITH ADMIN OPTION;
+SELECT primary_guard.set_policy('regress_gone_manager', 'allow');
+SET ROLE regress_gone_manager;
+GRANT regress_guarded TO regress_orphan;
+RESET ROLE;
+SELECT role, action, source FROM primary_guard.effective_policy('regress_orphan');
+SELECT primary_guard.drop_policy('regress_gone_manager');
+DROP OWNED BY regress_gone_manager;
+DROP ROLE regress_gone_manager;
+SELECT count(*) AS memberships FROM pg_auth_members
+ WHERE roleid = 'regress_guarded'::regrole AND member = 'regress_orphan'::regrole;
+SELECT role, action, source FROM primary_guard.effective_policy('regress_orphan');
+DROP ROLE regress_orphan;
 -- The group admin made superuser: its grants count from then on.
 ALTER ROLE regress_group_admin SUPERUSER;
 SELECT role, action, source FROM primary_guard.effective_policy('regress_chain_member');

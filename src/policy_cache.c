@@ -169,13 +169,15 @@ cache_own_strings(GuardPolicy *policy)
  * grantor is, now, a superuser or has CREATEROLE.  In PostgreSQL granting a
  * role only adds privileges; a role holding ADMIN OPTION on a guarded group
  * must not be able to impose its policy on anyone (a superuser, the
- * application role) by granting it.
+ * application role) by granting it.  A grantor that no longer exists (15
+ * lets a grantor be dropped and keeps its OID) counts: dropping whoever
+ * granted a membership must not free the member from the group's policy.
  */
 static bool
 grantor_counts(Oid grantor)
 {
 	HeapTuple	tuple = SearchSysCache1(AUTHOID, ObjectIdGetDatum(grantor));
-	bool		counts = false;
+	bool		counts = true;
 
 	if (HeapTupleIsValid(tuple))
 	{
